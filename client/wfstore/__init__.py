@@ -1,0 +1,60 @@
+"""wfstore: durable execution state and history for workflow engines.
+
+The domain types and the two ports (:class:`StateStore`, :class:`HistoryStore`) are pure
+Python. :class:`Client` implements both ports over gRPC against a ``wfstored`` daemon; the
+``wfstored`` package implements them embedded, in-process.
+"""
+
+from wfstore._client import DEFAULT_MAX_MESSAGE_BYTES, Client
+from wfstore._ports import HistoryStore, StateStore
+from wfstore._retry import RetryPolicy
+from wfstore._time import Timestamp
+from wfstore._types import (
+    ConversationState,
+    ExecutionContext,
+    ExecutionRecord,
+    ExecutionStatus,
+    HistoryFilter,
+    HistoryStats,
+    JSONValue,
+    LoopContext,
+    Page,
+    StepState,
+    Turn,
+)
+from wfstore.errors import (
+    AlreadyExistsError,
+    DataCorruptedError,
+    DeadlineExceededError,
+    InvalidArgumentError,
+    StoreClosedError,
+    StoreError,
+    UnavailableError,
+)
+
+__all__ = [
+    "DEFAULT_MAX_MESSAGE_BYTES",
+    "AlreadyExistsError",
+    "Client",
+    "ConversationState",
+    "DataCorruptedError",
+    "DeadlineExceededError",
+    "ExecutionContext",
+    "ExecutionRecord",
+    "ExecutionStatus",
+    "HistoryFilter",
+    "HistoryStats",
+    "HistoryStore",
+    "InvalidArgumentError",
+    "JSONValue",
+    "LoopContext",
+    "Page",
+    "RetryPolicy",
+    "StateStore",
+    "StepState",
+    "StoreClosedError",
+    "StoreError",
+    "Timestamp",
+    "Turn",
+    "UnavailableError",
+]

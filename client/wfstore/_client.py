@@ -1,0 +1,106 @@
+"""The wfstore client: one channel to a wfstored daemon, with ``.state`` and ``.history``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any, Self
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from wfstore._invoker import Invoker
+from wfstore._remote import RemoteHistoryStore, RemoteStateStore
+from wfstore._retry import RetryPolicy
+from wfstore.errors import DeadlineExceededError
+
+__all__ = ["DEFAULT_MAX_MESSAGE_BYTES", "Client"]
+
+DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+"""The largest message sent or received, matching the daemon's default limit."""
+
+
+class Client:
+    """A connection to a wfstored daemon.
+
+    ``target`` is ``host:port`` or ``unix:///path/to.sock``. Connecting is lazy: nothing
+    touches the network until the first call or :meth:`wait_until_ready`. Use it as a context
+    manager, or call :meth:`close`.
+    """
+
+    state: RemoteStateStore
+    """The execution-state store (a :class:`~wfstore.StateStore`)."""
+    history: RemoteHistoryStore
+    """The execution-history store (a :class:`~wfstore.HistoryStore`)."""
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        channel_options: Sequence[tuple[str, Any]] = (),
+    ) -> None:
+        """Prepare a channel to ``target``; ``timeout`` is the per-call deadline in seconds."""
+        self._target = target
+        options = [
+            ("grpc.max_send_message_length", max_message_bytes),
+            ("grpc.max_receive_message_length", max_message_bytes),
+            *channel_options,
+        ]
+        self._channel = grpc.insecure_channel(target, options=options)
+        invoker = Invoker(timeout=timeout, retry=retry or RetryPolicy())
+        self.state = RemoteStateStore(self._channel, invoker)
+        self.history = RemoteHistoryStore(self._channel, invoker)
+
+    @property
+    def target(self) -> str:
+        """The address this client talks to."""
+        return self._target
+
+    def wait_until_ready(self, timeout: float) -> None:
+        """Block until the daemon answers its health check as SERVING, for up to ``timeout`` s.
+
+        Raises :class:`~wfstore.errors.DeadlineExceededError` if it does not in time.
+        """
+        health = health_pb2_grpc.HealthStub(self._channel)
+        deadline = time.monotonic() + timeout
+        last = "no answer"
+        while (remaining := deadline - time.monotonic()) > 0:
+            try:
+                reply = health.Check(
+                    health_pb2.HealthCheckRequest(), timeout=remaining, wait_for_ready=True
+                )
+            except grpc.RpcError as exc:
+                last = exc.code().name if isinstance(exc, grpc.Call) else str(exc)
+                if isinstance(exc, grpc.Call) and exc.code() is grpc.StatusCode.DEADLINE_EXCEEDED:
+                    break
+            else:
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+                last = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+            time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+        raise DeadlineExceededError(
+            f"wfstored at {self._target} was not ready within {timeout}s ({last})"
+        )
+
+    def close(self) -> None:
+        """Close both handles and the channel. Idempotent."""
+        self.state.close()
+        self.history.close()
+        self._channel.close()
+
+    def __enter__(self) -> Self:
+        """Return the client itself."""
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close the client."""
+        self.close()

@@ -1,0 +1,70 @@
+"""The two ports every store implements: embedded adapters and the client alike."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Protocol, runtime_checkable
+
+from wfstore._types import ExecutionContext, ExecutionRecord, HistoryFilter, HistoryStats, Page
+
+__all__ = ["HistoryStore", "StateStore"]
+
+
+@runtime_checkable
+class StateStore(Protocol):
+    """Keeps one execution state per workflow id."""
+
+    def save(self, state: ExecutionContext) -> None:
+        """Store ``state`` durably under its workflow id, replacing any previous state."""
+        ...
+
+    def load(self, workflow_id: str) -> ExecutionContext | None:
+        """Return the state stored under ``workflow_id``, or ``None`` if there is none."""
+        ...
+
+    def delete(self, workflow_id: str) -> None:
+        """Delete the state stored under ``workflow_id``; a missing id is not an error."""
+        ...
+
+    def list(self) -> list[str]:
+        """Return every workflow id that has a stored state, sorted."""
+        ...
+
+    def list_page(self, page_size: int = 0, page_token: str = "") -> Page[str]:
+        """Return one page of sorted workflow ids, starting where ``page_token`` left off."""
+        ...
+
+    def close(self) -> None:
+        """Release the store's resources; idempotent. Later calls raise StoreClosedError."""
+        ...
+
+
+@runtime_checkable
+class HistoryStore(Protocol):
+    """Keeps one record per finished workflow run."""
+
+    def record(self, record: ExecutionRecord) -> None:
+        """Store ``record``; storing the same id again with identical content is a no-op."""
+        ...
+
+    def list(self, history_filter: HistoryFilter) -> list[ExecutionRecord]:
+        """Return up to ``history_filter.limit`` (0: 20) matching records, newest first."""
+        ...
+
+    def list_page(
+        self, history_filter: HistoryFilter, page_size: int = 0, page_token: str = ""
+    ) -> Page[ExecutionRecord]:
+        """Return one page of what ``list`` returns, starting where ``page_token`` left off."""
+        ...
+
+    def get_stats(self, history_filter: HistoryFilter) -> HistoryStats:
+        """Return aggregates over every matching record (the filter's limit is ignored)."""
+        ...
+
+    def cleanup(self, older_than: timedelta) -> int:
+        """Delete records completed before ``now - older_than``; return how many."""
+        ...
+
+    def close(self) -> None:
+        """Release the store's resources; idempotent. Later calls raise StoreClosedError."""
+        ...

@@ -1,0 +1,53 @@
+"""The one table between wfstore errors and gRPC status codes, used by both ends of the wire."""
+
+from __future__ import annotations
+
+import grpc
+
+from wfstore.errors import (
+    AlreadyExistsError,
+    DataCorruptedError,
+    DeadlineExceededError,
+    InvalidArgumentError,
+    StoreClosedError,
+    StoreError,
+    UnavailableError,
+)
+
+__all__ = ["error_for_status", "status_for_error"]
+
+_STATUS_BY_ERROR: dict[type[StoreError], grpc.StatusCode] = {
+    InvalidArgumentError: grpc.StatusCode.INVALID_ARGUMENT,
+    AlreadyExistsError: grpc.StatusCode.ALREADY_EXISTS,
+    DataCorruptedError: grpc.StatusCode.DATA_LOSS,
+    # A store closed inside the daemon means it is shutting down: retry elsewhere or later.
+    StoreClosedError: grpc.StatusCode.UNAVAILABLE,
+    UnavailableError: grpc.StatusCode.UNAVAILABLE,
+    DeadlineExceededError: grpc.StatusCode.DEADLINE_EXCEEDED,
+}
+
+_ERROR_BY_STATUS: dict[grpc.StatusCode, type[StoreError]] = {
+    grpc.StatusCode.INVALID_ARGUMENT: InvalidArgumentError,
+    grpc.StatusCode.OUT_OF_RANGE: InvalidArgumentError,
+    grpc.StatusCode.ALREADY_EXISTS: AlreadyExistsError,
+    grpc.StatusCode.DATA_LOSS: DataCorruptedError,
+    grpc.StatusCode.UNAVAILABLE: UnavailableError,
+    grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceededError,
+}
+
+
+def status_for_error(error: StoreError) -> grpc.StatusCode:
+    """Return the status code the daemon answers with for a domain error."""
+    for cls in type(error).__mro__:
+        code = _STATUS_BY_ERROR.get(cls)
+        if code is not None:
+            return code
+    return grpc.StatusCode.INTERNAL
+
+
+def error_for_status(code: grpc.StatusCode, details: str) -> StoreError:
+    """Return the domain error a client raises for a failed call's status and details."""
+    cls = _ERROR_BY_STATUS.get(code)
+    if cls is None:
+        return StoreError(f"{code.name}: {details}")
+    return cls(details)

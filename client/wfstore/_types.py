@@ -1,0 +1,182 @@
+"""The domain types: plain dataclasses, compared by value, with no gRPC in sight.
+
+Times are timezone-aware ``datetime`` values (see :mod:`wfstore._time` for nanoseconds); JSON
+values (inputs, responses, data, loop items) are ``None``, ``bool``, ``int``, ``float``,
+``str``, ``list`` and ``dict`` with ``str`` keys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Generic, TypeVar
+
+from wfstore._time import utc_now
+
+__all__ = [
+    "ConversationState",
+    "ExecutionContext",
+    "ExecutionRecord",
+    "ExecutionStatus",
+    "HistoryFilter",
+    "HistoryStats",
+    "JSONValue",
+    "LoopContext",
+    "Page",
+    "StepState",
+    "Turn",
+]
+
+T = TypeVar("T")
+JSONValue = Any
+"""Any JSON value: None, bool, int, float, str, list of JSON values, dict of str to JSON."""
+
+
+class ExecutionStatus(StrEnum):
+    """The status of a workflow run or step; the values are the strings awf writes."""
+
+    UNSPECIFIED = ""
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+@dataclass(kw_only=True, slots=True)
+class Turn:
+    """One turn of a conversation with a model."""
+
+    role: str = ""
+    content: str = ""
+    tokens: int = 0
+
+
+@dataclass(kw_only=True, slots=True)
+class ConversationState:
+    """The conversation an agent step had with a model."""
+
+    session_id: str = ""
+    turns: list[Turn] = field(default_factory=list)
+    total_turns: int = 0
+    total_tokens: int = 0
+    stopped_by: str = ""
+
+
+@dataclass(kw_only=True, slots=True)
+class LoopContext:
+    """The position of a run inside a (possibly nested) loop."""
+
+    item: JSONValue = None
+    index: int = 0
+    first: bool = False
+    last: bool = False
+    length: int = 0
+    parent: LoopContext | None = None
+
+
+@dataclass(kw_only=True, slots=True)
+class StepState:
+    """The state of one step of a workflow run."""
+
+    name: str = ""
+    status: ExecutionStatus = ExecutionStatus.UNSPECIFIED
+    output: str = ""
+    stderr: str = ""
+    exit_code: int = 0
+    attempt: int = 0
+    error: str = ""
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    response: dict[str, JSONValue] | None = None
+    json: JSONValue = None
+    conversation: ConversationState | None = None
+    tokens_used: int = 0
+    tokens_input: int = 0
+    tokens_output: int = 0
+    tokens_estimated: bool = False
+    output_path: str = ""
+    stderr_path: str = ""
+    truncated: bool = False
+    data: dict[str, JSONValue] | None = None
+
+
+@dataclass(kw_only=True, slots=True)
+class ExecutionContext:
+    """The full live state of one workflow run, saved and loaded as a whole."""
+
+    workflow_id: str
+    workflow_name: str = ""
+    parent_run_id: str = ""
+    status: ExecutionStatus = ExecutionStatus.PENDING
+    current_step: str = ""
+    exit_code: int = 0
+    inputs: dict[str, JSONValue] = field(default_factory=dict)
+    states: dict[str, StepState] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+    started_at: datetime | None = None
+    updated_at: datetime | None = None
+    completed_at: datetime | None = None
+    current_loop: LoopContext | None = None
+    call_stack: list[str] = field(default_factory=list)
+
+    @classmethod
+    def new(cls, workflow_id: str, workflow_name: str) -> ExecutionContext:
+        """Return the state of a run that has just been created: pending, started now."""
+        from wfstore._validation import check_workflow_id  # noqa: PLC0415 (avoids an import cycle)
+
+        check_workflow_id(workflow_id)
+        now = utc_now()
+        return cls(
+            workflow_id=workflow_id, workflow_name=workflow_name, started_at=now, updated_at=now
+        )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ExecutionRecord:
+    """One finished workflow run, as kept in the history."""
+
+    id: str
+    workflow_id: str = ""
+    workflow_name: str = ""
+    status: str = ""
+    exit_code: int = 0
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    duration_ms: int = 0
+    error_message: str = ""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class HistoryFilter:
+    """Selects history records; empty fields match everything.
+
+    ``since`` and ``until`` are inclusive bounds on ``completed_at``. ``limit`` caps how many
+    records ``list`` returns (0 means 20); ``get_stats`` ignores it.
+    """
+
+    workflow_name: str = ""
+    status: str = ""
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 0
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class HistoryStats:
+    """Aggregates over the history records that match a filter."""
+
+    total_executions: int = 0
+    success_count: int = 0
+    failed_count: int = 0
+    cancelled_count: int = 0
+    avg_duration_ms: int = 0
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Page(Generic[T]):
+    """One page of a listing and the opaque token of the next (empty on the last page)."""
+
+    items: list[T]
+    next_page_token: str = ""

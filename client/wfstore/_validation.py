@@ -1,0 +1,321 @@
+"""Validation of everything a caller hands to a store, shared by every implementation.
+
+The embedded adapters, the daemon and the client call the same checks, so the same input is
+rejected everywhere with the same :class:`~wfstore.errors.InvalidArgumentError` message.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from wfstore._time import to_unix_nanos
+from wfstore._types import (
+    ConversationState,
+    ExecutionContext,
+    ExecutionRecord,
+    ExecutionStatus,
+    HistoryFilter,
+    LoopContext,
+    StepState,
+)
+from wfstore.errors import InvalidArgumentError
+
+__all__ = [
+    "MAX_ID_BYTES",
+    "MAX_JSON_DEPTH",
+    "MAX_LOOP_DEPTH",
+    "MAX_SAFE_INTEGER",
+    "check_context",
+    "check_datetime",
+    "check_duration",
+    "check_filter",
+    "check_json",
+    "check_page_size",
+    "check_record",
+    "check_record_id",
+    "check_workflow_id",
+    "normalize_json",
+]
+
+MAX_ID_BYTES = 250
+"""Longest workflow or record id, in UTF-8 bytes: ``<id>.json`` must fit a file name."""
+MAX_JSON_DEPTH = 20
+"""Deepest nesting of JSON objects and arrays, so every protobuf decoder accepts the message."""
+MAX_LOOP_DEPTH = 16
+"""Deepest nesting of loop contexts."""
+MAX_SAFE_INTEGER = 2**53
+"""Largest integer magnitude a JSON number (an IEEE-754 double) holds exactly."""
+
+_INT32 = (-(2**31), 2**31 - 1)
+_INT64 = (-(2**63), 2**63 - 1)
+_ZERO_TIME_NANOS = to_unix_nanos(datetime(1, 1, 1, tzinfo=UTC))
+_MAX_NANOS = to_unix_nanos(datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)) + 999
+
+
+def check_workflow_id(workflow_id: object) -> None:
+    """Reject a workflow id that is not a valid file-name stem (see the proto for the rules)."""
+    _check_id("workflow id", workflow_id)
+    assert isinstance(workflow_id, str)  # noqa: S101 (narrowing for the type checker)
+    if any(ord(c) < 0x20 or c in "/\\\x7f" for c in workflow_id):
+        raise InvalidArgumentError(
+            f"invalid workflow id {workflow_id!r}: it must not contain '/', '\\', "
+            "control characters or DEL"
+        )
+    if workflow_id in {".", ".."}:
+        raise InvalidArgumentError(
+            f"invalid workflow id {workflow_id!r}: '.' and '..' are reserved"
+        )
+
+
+def check_record_id(record_id: object) -> None:
+    """Reject a history record id that is empty, over 250 UTF-8 bytes, or not text."""
+    _check_id("record id", record_id)
+
+
+def _check_id(what: str, value: object) -> None:
+    if not isinstance(value, str):
+        raise InvalidArgumentError(f"invalid {what}: expected str, got {type(value).__name__}")
+    if not value:
+        raise InvalidArgumentError(f"invalid {what}: it must not be empty")
+    size = len(_utf8(what, value))
+    if size > MAX_ID_BYTES:
+        raise InvalidArgumentError(
+            f"invalid {what} {value[:40]!r}...: {size} UTF-8 bytes, the limit is {MAX_ID_BYTES}"
+        )
+
+
+def _utf8(path: str, value: str) -> bytes:
+    try:
+        return value.encode()
+    except UnicodeEncodeError as exc:
+        raise InvalidArgumentError(f"{path}: not valid Unicode text ({exc.reason})") from None
+
+
+def check_datetime(path: str, value: object, *, optional: bool = True) -> None:
+    """Reject a value that is not a timezone-aware datetime in years 1-9999 (UTC)."""
+    if value is None:
+        if optional:
+            return
+        raise InvalidArgumentError(f"{path}: a datetime is required")
+    if not isinstance(value, datetime):
+        raise InvalidArgumentError(f"{path}: expected a datetime, got {type(value).__name__}")
+    if value.utcoffset() is None:
+        raise InvalidArgumentError(
+            f"{path}: naive datetime {value.isoformat()}; give it a timezone (e.g. UTC)"
+        )
+    nanos = to_unix_nanos(value)
+    if nanos <= _ZERO_TIME_NANOS or nanos > _MAX_NANOS:
+        raise InvalidArgumentError(
+            f"{path}: {value.isoformat()} is outside 0001-01-01T00:00:00Z (exclusive, it means "
+            "'not set') to 9999-12-31T23:59:59.999999999Z"
+        )
+
+
+def check_page_size(page_size: object) -> None:
+    """Reject a page size that is not a non-negative int."""
+    _check_int("page_size", page_size, (0, _INT32[1]))
+
+
+def _check_int(path: str, value: object, bounds: tuple[int, int]) -> None:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidArgumentError(f"{path}: expected an int, got {type(value).__name__}")
+    low, high = bounds
+    if not low <= value <= high:
+        raise InvalidArgumentError(f"{path}: {value} is outside {low}..{high}")
+
+
+def _check_bool(path: str, value: object) -> None:
+    if not isinstance(value, bool):
+        raise InvalidArgumentError(f"{path}: expected a bool, got {type(value).__name__}")
+
+
+def _check_str(path: str, value: object) -> None:
+    if not isinstance(value, str):
+        raise InvalidArgumentError(f"{path}: expected a str, got {type(value).__name__}")
+    if not value.isascii():
+        _utf8(path, value)
+
+
+def _check_status(path: str, value: object) -> None:
+    if not isinstance(value, ExecutionStatus):
+        try:
+            ExecutionStatus(value)  # type: ignore[arg-type]
+        except ValueError:
+            allowed = ", ".join(repr(s.value) for s in ExecutionStatus)
+            raise InvalidArgumentError(f"{path}: {value!r} is not one of {allowed}") from None
+
+
+def check_json(path: str, value: object, depth: int = 0) -> None:
+    """Reject anything that is not a JSON value that survives every wire and file format."""
+    if value is None or isinstance(value, bool):
+        return
+    if isinstance(value, str):
+        _check_str(path, value)
+    elif isinstance(value, int | float):
+        _check_json_number(path, value)
+    elif isinstance(value, dict | list):
+        if depth >= MAX_JSON_DEPTH:
+            raise InvalidArgumentError(f"{path}: nested deeper than {MAX_JSON_DEPTH} levels")
+        if isinstance(value, list):
+            for index, item in enumerate(value):
+                check_json(f"{path}[{index}]", item, depth + 1)
+        else:
+            _check_json_object(path, value, depth)
+    else:
+        raise InvalidArgumentError(f"{path}: {type(value).__name__} is not a JSON value")
+
+
+def _check_json_number(path: str, value: float) -> None:
+    if isinstance(value, int) and abs(value) > MAX_SAFE_INTEGER:
+        raise InvalidArgumentError(
+            f"{path}: {value} is beyond ±2^53, which a JSON number cannot hold exactly"
+        )
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidArgumentError(f"{path}: {value} is not a JSON number")
+
+
+def _check_json_object(path: str, value: dict[Any, Any], depth: int) -> None:
+    for key, item in value.items():
+        if not isinstance(key, str):
+            raise InvalidArgumentError(f"{path}: key {key!r} is not a str")
+        _check_str(f"{path} key {key!r}", key)
+        check_json(f"{path}[{key!r}]", item, depth + 1)
+
+
+def _check_json_dict(path: str, value: object, *, optional: bool) -> None:
+    if value is None and optional:
+        return
+    if not isinstance(value, dict):
+        raise InvalidArgumentError(f"{path}: expected a dict, got {type(value).__name__}")
+    check_json(path, value)
+
+
+def normalize_json(value: Any) -> Any:  # noqa: ANN401 (any JSON value)
+    """Return ``value`` with numbers in their canonical Python type.
+
+    JSON numbers are doubles. A whole number within ±2^53 becomes an ``int``; any other number
+    becomes a ``float``. Every reader (files and wire) applies this, so all stores return the
+    same values for the same saved state.
+    """
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        whole = isinstance(value, int) or value.is_integer()
+        return int(value) if whole and abs(value) <= MAX_SAFE_INTEGER else float(value)
+    if isinstance(value, list):
+        return [normalize_json(item) for item in value]
+    if isinstance(value, dict):
+        return {key: normalize_json(item) for key, item in value.items()}
+    return value
+
+
+def check_context(state: object) -> None:
+    """Reject an execution state that any store could not save and return unchanged."""
+    if not isinstance(state, ExecutionContext):
+        raise InvalidArgumentError(f"expected an ExecutionContext, got {type(state).__name__}")
+    check_workflow_id(state.workflow_id)
+    for name in ("workflow_name", "parent_run_id", "current_step"):
+        _check_str(name, getattr(state, name))
+    _check_status("status", state.status)
+    _check_int("exit_code", state.exit_code, _INT32)
+    _check_json_dict("inputs", state.inputs, optional=False)
+    if not isinstance(state.states, dict):
+        raise InvalidArgumentError(f"states: expected a dict, got {type(state.states).__name__}")
+    for key, step in state.states.items():
+        _check_str("states key", key)
+        _check_step(f"states[{key!r}]", step)
+    if not isinstance(state.env, dict):
+        raise InvalidArgumentError(f"env: expected a dict, got {type(state.env).__name__}")
+    for key, item in state.env.items():
+        _check_str("env key", key)
+        _check_str(f"env[{key!r}]", item)
+    for name in ("started_at", "updated_at", "completed_at"):
+        check_datetime(name, getattr(state, name))
+    _check_loop("current_loop", state.current_loop, 0)
+    if not isinstance(state.call_stack, list):
+        raise InvalidArgumentError("call_stack: expected a list of str")
+    for index, item in enumerate(state.call_stack):
+        _check_str(f"call_stack[{index}]", item)
+
+
+def _check_step(path: str, step: object) -> None:
+    if not isinstance(step, StepState):
+        raise InvalidArgumentError(f"{path}: expected a StepState, got {type(step).__name__}")
+    for name in ("name", "output", "stderr", "error", "output_path", "stderr_path"):
+        _check_str(f"{path}.{name}", getattr(step, name))
+    _check_status(f"{path}.status", step.status)
+    _check_int(f"{path}.exit_code", step.exit_code, _INT32)
+    _check_int(f"{path}.attempt", step.attempt, _INT32)
+    for name in ("tokens_used", "tokens_input", "tokens_output"):
+        _check_int(f"{path}.{name}", getattr(step, name), _INT64)
+    for name in ("tokens_estimated", "truncated"):
+        _check_bool(f"{path}.{name}", getattr(step, name))
+    check_datetime(f"{path}.started_at", step.started_at)
+    check_datetime(f"{path}.completed_at", step.completed_at)
+    _check_json_dict(f"{path}.response", step.response, optional=True)
+    _check_json_dict(f"{path}.data", step.data, optional=True)
+    check_json(f"{path}.json", step.json)
+    if step.conversation is not None:
+        _check_conversation(f"{path}.conversation", step.conversation)
+
+
+def _check_conversation(path: str, conversation: object) -> None:
+    if not isinstance(conversation, ConversationState):
+        raise InvalidArgumentError(f"{path}: expected a ConversationState")
+    _check_str(f"{path}.session_id", conversation.session_id)
+    _check_str(f"{path}.stopped_by", conversation.stopped_by)
+    _check_int(f"{path}.total_turns", conversation.total_turns, _INT32)
+    _check_int(f"{path}.total_tokens", conversation.total_tokens, _INT64)
+    if not isinstance(conversation.turns, list):
+        raise InvalidArgumentError(f"{path}.turns: expected a list of Turn")
+    for index, turn in enumerate(conversation.turns):
+        _check_str(f"{path}.turns[{index}].role", getattr(turn, "role", None))
+        _check_str(f"{path}.turns[{index}].content", getattr(turn, "content", None))
+        _check_int(f"{path}.turns[{index}].tokens", getattr(turn, "tokens", None), _INT64)
+
+
+def _check_loop(path: str, loop: object, depth: int) -> None:
+    if loop is None:
+        return
+    if not isinstance(loop, LoopContext):
+        raise InvalidArgumentError(f"{path}: expected a LoopContext, got {type(loop).__name__}")
+    if depth >= MAX_LOOP_DEPTH:
+        raise InvalidArgumentError(f"{path}: loops nest deeper than {MAX_LOOP_DEPTH} levels")
+    check_json(f"{path}.item", loop.item)
+    _check_int(f"{path}.index", loop.index, _INT32)
+    _check_int(f"{path}.length", loop.length, _INT32)
+    _check_bool(f"{path}.first", loop.first)
+    _check_bool(f"{path}.last", loop.last)
+    _check_loop(f"{path}.parent", loop.parent, depth + 1)
+
+
+def check_record(record: object) -> None:
+    """Reject a history record that the history store cannot keep exactly."""
+    if not isinstance(record, ExecutionRecord):
+        raise InvalidArgumentError(f"expected an ExecutionRecord, got {type(record).__name__}")
+    check_record_id(record.id)
+    for name in ("workflow_id", "workflow_name", "status", "error_message"):
+        _check_str(name, getattr(record, name))
+    _check_int("exit_code", record.exit_code, _INT32)
+    _check_int("duration_ms", record.duration_ms, (0, _INT64[1]))
+    check_datetime("started_at", record.started_at)
+    check_datetime("completed_at", record.completed_at, optional=False)
+
+
+def check_filter(history_filter: object) -> None:
+    """Reject a history filter with a wrong type, naive bounds or a negative limit."""
+    if not isinstance(history_filter, HistoryFilter):
+        raise InvalidArgumentError(f"expected a HistoryFilter, got {type(history_filter).__name__}")
+    _check_str("workflow_name", history_filter.workflow_name)
+    _check_str("status", history_filter.status)
+    check_datetime("since", history_filter.since)
+    check_datetime("until", history_filter.until)
+    _check_int("limit", history_filter.limit, (0, _INT32[1]))
+
+
+def check_duration(path: str, value: object) -> None:
+    """Reject a value that is not a ``timedelta``."""
+    if not isinstance(value, timedelta):
+        raise InvalidArgumentError(f"{path}: expected a timedelta, got {type(value).__name__}")

@@ -1,0 +1,367 @@
+"""Conversion between the domain types and the wfstore.v1 protobuf messages: its one home.
+
+Decoding validates what only the wire can get wrong (timestamps out of range, unknown enum
+numbers) and raises :class:`~wfstore.errors.InvalidArgumentError`; the domain checks in
+:mod:`wfstore._validation` do the rest.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from google.protobuf import duration_pb2, struct_pb2, timestamp_pb2
+
+from wfstore._time import from_unix_nanos, to_unix_nanos
+from wfstore._types import (
+    ConversationState,
+    ExecutionContext,
+    ExecutionRecord,
+    ExecutionStatus,
+    HistoryFilter,
+    HistoryStats,
+    LoopContext,
+    StepState,
+    Turn,
+)
+from wfstore._validation import normalize_json
+from wfstore.errors import InvalidArgumentError
+from wfstore.v1 import history_pb2, state_pb2
+
+__all__ = [
+    "context_from_proto",
+    "context_to_proto",
+    "duration_from_proto",
+    "duration_to_proto",
+    "filter_from_proto",
+    "filter_to_proto",
+    "record_from_proto",
+    "record_to_proto",
+    "stats_from_proto",
+    "stats_to_proto",
+]
+
+_NANOS_PER_SECOND = 1_000_000_000
+_STATUS_TO_PROTO = {
+    ExecutionStatus.UNSPECIFIED: state_pb2.EXECUTION_STATUS_UNSPECIFIED,
+    ExecutionStatus.PENDING: state_pb2.EXECUTION_STATUS_PENDING,
+    ExecutionStatus.RUNNING: state_pb2.EXECUTION_STATUS_RUNNING,
+    ExecutionStatus.COMPLETED: state_pb2.EXECUTION_STATUS_COMPLETED,
+    ExecutionStatus.FAILED: state_pb2.EXECUTION_STATUS_FAILED,
+    ExecutionStatus.CANCELLED: state_pb2.EXECUTION_STATUS_CANCELLED,
+}
+_STATUS_FROM_PROTO = {number: status for status, number in _STATUS_TO_PROTO.items()}
+
+
+# --- scalars -------------------------------------------------------------------------------
+
+
+def _set_time(target: timestamp_pb2.Timestamp, value: datetime) -> None:
+    target.seconds, target.nanos = divmod(to_unix_nanos(value), _NANOS_PER_SECOND)
+
+
+def _time(message: Any, name: str) -> datetime | None:  # noqa: ANN401 (any message)
+    if not message.HasField(name):
+        return None
+    stamp: timestamp_pb2.Timestamp = getattr(message, name)
+    if not 0 <= stamp.nanos < _NANOS_PER_SECOND:
+        raise InvalidArgumentError(f"{name}: nanos {stamp.nanos} is outside 0..999999999")
+    try:
+        return from_unix_nanos(stamp.seconds * _NANOS_PER_SECOND + stamp.nanos)
+    except OverflowError:
+        raise InvalidArgumentError(f"{name}: {stamp.seconds}s is outside years 1-9999") from None
+
+
+def _status(number: int, path: str) -> ExecutionStatus:
+    try:
+        return _STATUS_FROM_PROTO[number]  # type: ignore[index]
+    except KeyError:
+        raise InvalidArgumentError(f"{path}: unknown ExecutionStatus number {number}") from None
+
+
+def duration_to_proto(value: timedelta) -> duration_pb2.Duration:
+    """Return ``value`` as a protobuf Duration."""
+    message = duration_pb2.Duration()
+    message.FromTimedelta(value)
+    return message
+
+
+def duration_from_proto(message: duration_pb2.Duration) -> timedelta:
+    """Return a protobuf Duration as a ``timedelta`` (nanoseconds below a microsecond dropped)."""
+    try:
+        return timedelta(seconds=message.seconds, microseconds=message.nanos // 1000)
+    except OverflowError:
+        raise InvalidArgumentError(f"older_than: {message.seconds}s is out of range") from None
+
+
+# --- JSON values ---------------------------------------------------------------------------
+
+
+def _set_value(target: struct_pb2.Value, value: Any) -> None:  # noqa: ANN401 (any JSON value)
+    if value is None:
+        target.null_value = struct_pb2.NULL_VALUE
+    elif isinstance(value, bool):
+        target.bool_value = value
+    elif isinstance(value, int | float):
+        target.number_value = value
+    elif isinstance(value, str):
+        target.string_value = value
+    elif isinstance(value, dict):
+        _set_struct(target.struct_value, value)
+    else:
+        items = target.list_value.values
+        for item in value:
+            _set_value(items.add(), item)
+
+
+def _set_struct(target: struct_pb2.Struct, value: dict[str, Any]) -> None:
+    fields = target.fields
+    for key, item in value.items():
+        _set_value(fields[key], item)
+
+
+def _value(message: struct_pb2.Value) -> Any:  # noqa: ANN401 (any JSON value)
+    kind = message.WhichOneof("kind")
+    if kind == "number_value":
+        return normalize_json(message.number_value)
+    if kind == "string_value":
+        return message.string_value
+    if kind == "bool_value":
+        return message.bool_value
+    if kind == "struct_value":
+        return _struct(message.struct_value)
+    if kind == "list_value":
+        return [_value(item) for item in message.list_value.values]
+    return None
+
+
+def _struct(message: struct_pb2.Struct) -> dict[str, Any]:
+    return {key: _value(item) for key, item in message.fields.items()}
+
+
+def _optional_struct(message: Any, name: str) -> dict[str, Any] | None:  # noqa: ANN401
+    return _struct(getattr(message, name)) if message.HasField(name) else None
+
+
+# --- execution state -----------------------------------------------------------------------
+
+
+def context_to_proto(state: ExecutionContext) -> state_pb2.ExecutionContext:
+    """Return the wire form of a (validated) execution state."""
+    message = state_pb2.ExecutionContext(
+        workflow_id=state.workflow_id,
+        workflow_name=state.workflow_name,
+        parent_run_id=state.parent_run_id,
+        status=_STATUS_TO_PROTO[ExecutionStatus(state.status)],
+        current_step=state.current_step,
+        exit_code=state.exit_code,
+        env=state.env,
+        call_stack=state.call_stack,
+    )
+    _set_struct(message.inputs, state.inputs)
+    for key, step in state.states.items():
+        _step_to_proto(message.states[key], step)
+    for name in ("started_at", "updated_at", "completed_at"):
+        value = getattr(state, name)
+        if value is not None:
+            _set_time(getattr(message, name), value)
+    if state.current_loop is not None:
+        _loop_to_proto(message.current_loop, state.current_loop)
+    return message
+
+
+def _step_to_proto(target: state_pb2.StepState, step: StepState) -> None:
+    target.name = step.name
+    target.status = _STATUS_TO_PROTO[ExecutionStatus(step.status)]
+    target.output = step.output
+    target.stderr = step.stderr
+    target.exit_code = step.exit_code
+    target.attempt = step.attempt
+    target.error = step.error
+    target.tokens_used = step.tokens_used
+    target.tokens_input = step.tokens_input
+    target.tokens_output = step.tokens_output
+    target.tokens_estimated = step.tokens_estimated
+    target.output_path = step.output_path
+    target.stderr_path = step.stderr_path
+    target.truncated = step.truncated
+    if step.started_at is not None:
+        _set_time(target.started_at, step.started_at)
+    if step.completed_at is not None:
+        _set_time(target.completed_at, step.completed_at)
+    if step.response is not None:
+        _set_struct(target.response, step.response)
+    if step.json is not None:
+        _set_value(target.json, step.json)
+    if step.data is not None:
+        _set_struct(target.data, step.data)
+    if step.conversation is not None:
+        conversation = step.conversation
+        target.conversation.session_id = conversation.session_id
+        target.conversation.total_turns = conversation.total_turns
+        target.conversation.total_tokens = conversation.total_tokens
+        target.conversation.stopped_by = conversation.stopped_by
+        for turn in conversation.turns:
+            target.conversation.turns.add(role=turn.role, content=turn.content, tokens=turn.tokens)
+
+
+def _loop_to_proto(target: state_pb2.LoopContext, loop: LoopContext) -> None:
+    if loop.item is not None:
+        _set_value(target.item, loop.item)
+    target.index = loop.index
+    target.first = loop.first
+    target.last = loop.last
+    target.length = loop.length
+    if loop.parent is not None:
+        _loop_to_proto(target.parent, loop.parent)
+
+
+def context_from_proto(message: state_pb2.ExecutionContext) -> ExecutionContext:
+    """Return the domain form of a wire execution state."""
+    return ExecutionContext(
+        workflow_id=message.workflow_id,
+        workflow_name=message.workflow_name,
+        parent_run_id=message.parent_run_id,
+        status=_status(message.status, "status"),
+        current_step=message.current_step,
+        exit_code=message.exit_code,
+        inputs=_struct(message.inputs),
+        states={key: _step_from_proto(step, key) for key, step in message.states.items()},
+        env=dict(message.env),
+        started_at=_time(message, "started_at"),
+        updated_at=_time(message, "updated_at"),
+        completed_at=_time(message, "completed_at"),
+        current_loop=_loop_from_proto(message.current_loop)
+        if message.HasField("current_loop")
+        else None,
+        call_stack=list(message.call_stack),
+    )
+
+
+def _step_from_proto(message: state_pb2.StepState, key: str) -> StepState:
+    conversation = None
+    if message.HasField("conversation"):
+        wire = message.conversation
+        conversation = ConversationState(
+            session_id=wire.session_id,
+            turns=[Turn(role=t.role, content=t.content, tokens=t.tokens) for t in wire.turns],
+            total_turns=wire.total_turns,
+            total_tokens=wire.total_tokens,
+            stopped_by=wire.stopped_by,
+        )
+    return StepState(
+        name=message.name,
+        status=_status(message.status, f"states[{key!r}].status"),
+        output=message.output,
+        stderr=message.stderr,
+        exit_code=message.exit_code,
+        attempt=message.attempt,
+        error=message.error,
+        started_at=_time(message, "started_at"),
+        completed_at=_time(message, "completed_at"),
+        response=_optional_struct(message, "response"),
+        json=_value(message.json) if message.HasField("json") else None,
+        conversation=conversation,
+        tokens_used=message.tokens_used,
+        tokens_input=message.tokens_input,
+        tokens_output=message.tokens_output,
+        tokens_estimated=message.tokens_estimated,
+        output_path=message.output_path,
+        stderr_path=message.stderr_path,
+        truncated=message.truncated,
+        data=_optional_struct(message, "data"),
+    )
+
+
+def _loop_from_proto(message: state_pb2.LoopContext) -> LoopContext:
+    return LoopContext(
+        item=_value(message.item) if message.HasField("item") else None,
+        index=message.index,
+        first=message.first,
+        last=message.last,
+        length=message.length,
+        parent=_loop_from_proto(message.parent) if message.HasField("parent") else None,
+    )
+
+
+# --- history -------------------------------------------------------------------------------
+
+
+def record_to_proto(record: ExecutionRecord) -> history_pb2.ExecutionRecord:
+    """Return the wire form of a (validated) history record."""
+    message = history_pb2.ExecutionRecord(
+        id=record.id,
+        workflow_id=record.workflow_id,
+        workflow_name=record.workflow_name,
+        status=record.status,
+        exit_code=record.exit_code,
+        duration_ms=record.duration_ms,
+        error_message=record.error_message,
+    )
+    if record.started_at is not None:
+        _set_time(message.started_at, record.started_at)
+    if record.completed_at is not None:
+        _set_time(message.completed_at, record.completed_at)
+    return message
+
+
+def record_from_proto(message: history_pb2.ExecutionRecord) -> ExecutionRecord:
+    """Return the domain form of a wire history record."""
+    return ExecutionRecord(
+        id=message.id,
+        workflow_id=message.workflow_id,
+        workflow_name=message.workflow_name,
+        status=message.status,
+        exit_code=message.exit_code,
+        started_at=_time(message, "started_at"),
+        completed_at=_time(message, "completed_at"),
+        duration_ms=message.duration_ms,
+        error_message=message.error_message,
+    )
+
+
+def filter_to_proto(history_filter: HistoryFilter) -> history_pb2.HistoryFilter:
+    """Return the wire form of a (validated) history filter."""
+    message = history_pb2.HistoryFilter(
+        workflow_name=history_filter.workflow_name,
+        status=history_filter.status,
+        limit=history_filter.limit,
+    )
+    if history_filter.since is not None:
+        _set_time(message.since, history_filter.since)
+    if history_filter.until is not None:
+        _set_time(message.until, history_filter.until)
+    return message
+
+
+def filter_from_proto(message: history_pb2.HistoryFilter) -> HistoryFilter:
+    """Return the domain form of a wire history filter."""
+    return HistoryFilter(
+        workflow_name=message.workflow_name,
+        status=message.status,
+        since=_time(message, "since"),
+        until=_time(message, "until"),
+        limit=message.limit,
+    )
+
+
+def stats_to_proto(stats: HistoryStats) -> history_pb2.HistoryStats:
+    """Return the wire form of history statistics."""
+    return history_pb2.HistoryStats(
+        total_executions=stats.total_executions,
+        success_count=stats.success_count,
+        failed_count=stats.failed_count,
+        cancelled_count=stats.cancelled_count,
+        avg_duration_ms=stats.avg_duration_ms,
+    )
+
+
+def stats_from_proto(message: history_pb2.HistoryStats) -> HistoryStats:
+    """Return the domain form of wire history statistics."""
+    return HistoryStats(
+        total_executions=message.total_executions,
+        success_count=message.success_count,
+        failed_count=message.failed_count,
+        cancelled_count=message.cancelled_count,
+        avg_duration_ms=message.avg_duration_ms,
+    )
