@@ -8,7 +8,7 @@ loses nothing. Every other value stays a plain ``datetime``.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, Self
 
 __all__ = ["Timestamp", "from_unix_nanos", "to_unix_nanos", "utc_now"]
@@ -20,11 +20,11 @@ _NANOS_PER_MICRO = 1000
 class Timestamp(datetime):
     """A UTC ``datetime`` with a ``nanosecond`` part (0-999) below its microseconds.
 
-    It compares, hashes and pickles by its full nanosecond value. Arithmetic on it returns
-    plain ``datetime`` values (without the extra nanoseconds), as any subclass of it would.
+    It compares, hashes and pickles by its full nanosecond value; adding or subtracting a
+    ``timedelta``, ``astimezone`` and ``replace`` keep the nanoseconds.
     """
 
-    _extra_nanos: int
+    _extra_nanos: int = 0
 
     def __new__(cls, *args: Any, nanosecond: int = 0, **kwargs: Any) -> Self:  # noqa: ANN401
         """Build it like a ``datetime``, plus ``nanosecond`` (0-999) below the microseconds."""
@@ -43,13 +43,14 @@ class Timestamp(datetime):
         """Equal when ``other`` is the same instant to the nanosecond."""
         if not isinstance(other, datetime):
             return NotImplemented
+        if other.utcoffset() is None:
+            return False  # as for any aware datetime compared with a naive one
         return _pair(self) == _pair(other)
 
     def __ne__(self, other: object) -> bool:
         """Return the negation of ``==``."""
-        if not isinstance(other, datetime):
-            return NotImplemented
-        return _pair(self) != _pair(other)
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
 
     def __lt__(self, other: date) -> bool:
         """Order by instant, to the nanosecond."""
@@ -80,6 +81,43 @@ class Timestamp(datetime):
         base = datetime.__hash__(self)
         return base if self.nanosecond == 0 else hash((base, self.nanosecond))
 
+    def __add__(self, other: timedelta) -> Timestamp:
+        """Shift by a ``timedelta``, keeping the nanoseconds."""
+        if not isinstance(other, timedelta):
+            return NotImplemented
+        return _with_nanos(self._plain() + other, self.nanosecond)
+
+    __radd__ = __add__
+
+    def __sub__(self, other: Any) -> Any:  # noqa: ANN401 (timedelta or datetime, as datetime)
+        """Shift back by a ``timedelta`` (keeping nanoseconds), or subtract a datetime."""
+        if isinstance(other, timedelta):
+            return _with_nanos(self._plain() - other, self.nanosecond)
+        return self._plain() - other
+
+    def astimezone(self, tz: tzinfo | None = None) -> Timestamp:
+        """Convert to ``tz``, keeping the nanoseconds."""
+        return _with_nanos(self._plain().astimezone(tz), self.nanosecond)
+
+    def replace(self, *args: Any, **kwargs: Any) -> Timestamp:  # noqa: ANN401
+        """Replace fields like ``datetime.replace``, plus ``nanosecond``."""
+        nanosecond = kwargs.pop("nanosecond", self.nanosecond)
+        return _with_nanos(self._plain().replace(*args, **kwargs), nanosecond)
+
+    def _plain(self) -> datetime:
+        """Return the same instant as a plain ``datetime`` (microseconds only)."""
+        return datetime(
+            self.year,
+            self.month,
+            self.day,
+            self.hour,
+            self.minute,
+            self.second,
+            self.microsecond,
+            self.tzinfo,
+            fold=self.fold,
+        )
+
     def __reduce_ex__(self, protocol: object) -> tuple[Any, tuple[int]]:
         """Pickle and copy by the exact nanosecond value."""
         return (from_unix_nanos, (to_unix_nanos(self),))
@@ -90,11 +128,26 @@ class Timestamp(datetime):
 
     def isoformat(self, sep: str = "T", timespec: str = "auto") -> str:
         """Return ISO 8601 with all nine fraction digits when ``timespec`` is ``auto``."""
-        text = super().isoformat(sep, timespec)
         if timespec != "auto" or self.nanosecond == 0:
-            return text
-        head, _, offset = text.partition("+")
-        return f"{head}{self.nanosecond:03d}+{offset}" if offset else f"{head}{self.nanosecond:03d}"
+            return super().isoformat(sep, timespec)
+        text = super().isoformat(sep, "microseconds")
+        fraction_end = len("YYYY-MM-DDTHH:MM:SS.ffffff")
+        return f"{text[:fraction_end]}{self.nanosecond:03d}{text[fraction_end:]}"
+
+
+def _with_nanos(value: datetime, nanosecond: int) -> Timestamp:
+    return Timestamp(
+        value.year,
+        value.month,
+        value.day,
+        value.hour,
+        value.minute,
+        value.second,
+        value.microsecond,
+        value.tzinfo,
+        fold=value.fold,
+        nanosecond=nanosecond,
+    )
 
 
 def _pair(value: datetime) -> tuple[int, int]:
@@ -120,17 +173,7 @@ def from_unix_nanos(nanos: int) -> datetime:
     value = _EPOCH + timedelta(microseconds=micros)
     if extra == 0:
         return value
-    return Timestamp(
-        value.year,
-        value.month,
-        value.day,
-        value.hour,
-        value.minute,
-        value.second,
-        value.microsecond,
-        UTC,
-        nanosecond=extra,
-    )
+    return _with_nanos(value, extra)
 
 
 def utc_now() -> datetime:

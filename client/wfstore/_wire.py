@@ -109,12 +109,14 @@ def _set_value(target: struct_pb2.Value, value: Any) -> None:  # noqa: ANN401 (a
     elif isinstance(value, dict):
         _set_struct(target.struct_value, value)
     else:
+        target.list_value.SetInParent()  # an empty list is still a list, not null
         items = target.list_value.values
         for item in value:
             _set_value(items.add(), item)
 
 
 def _set_struct(target: struct_pb2.Struct, value: dict[str, Any]) -> None:
+    target.SetInParent()  # an empty object is still an object, not null
     fields = target.fields
     for key, item in value.items():
         _set_value(fields[key], item)

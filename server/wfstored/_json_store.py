@@ -1,0 +1,296 @@
+"""A StateStore that keeps each execution state in ``<directory>/<workflow id>.json``.
+
+The files are awf's own state files (see :mod:`wfstored._awf_json`), so awf and wfstored can
+share a state directory.
+
+Writes are atomic and durable: the state goes to a unique temp file in the same directory
+(``.wfstore-<stripe>-<random>.tmp``, mode 0600), which is fsynced, renamed onto the target and
+followed by an fsync of the directory. Readers therefore see the old state or the new one,
+never a mix, and need no lock.
+
+Writers and deleters of one id are serialized across threads and processes by a striped lock:
+the id's stripe is ``crc32(id) % 64`` and each stripe is a ``threading.Lock`` plus a
+``filelock.FileLock`` on ``.wfstore-locks/<stripe>.lock``. A writer holds its stripe's lock for
+the whole life of its temp file, so a temp file that exists while its stripe is locked was left
+by a writer that crashed; those are removed the first time a store uses the directory.
+"""
+
+from __future__ import annotations
+
+import bisect
+import contextlib
+import os
+import re
+import secrets
+import stat
+import threading
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+from filelock import FileLock
+from wfstore._types import ExecutionContext, Page
+from wfstore._validation import check_context, check_page_size, check_workflow_id
+from wfstore.errors import DataCorruptedError, InvalidArgumentError, StoreClosedError
+
+from wfstored._awf_json import decode_state, encode_state
+from wfstored._page_token import decode_page_token, encode_page_token, page_size_or_default
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+__all__ = ["JSONStore"]
+
+STRIPES: Final = 64
+"""How many locks the ids share; an id's stripe is ``zlib.crc32(id) % STRIPES``."""
+LOCK_DIR_NAME: Final = ".wfstore-locks"
+"""The directory, inside the state directory, that holds the stripes' lock files."""
+DEFAULT_PAGE_SIZE: Final = 1000
+MAX_PAGE_SIZE: Final = 10000
+
+_SUFFIX: Final = ".json"
+_TEMP_NAME: Final = re.compile(r"\.wfstore-(\d+)-.+\.tmp", re.ASCII | re.DOTALL)
+_PAGE_BINDING: Final = "state"
+_DIR_MODE: Final = 0o700
+_FILE_MODE: Final = 0o600
+_O_CLOEXEC: Final = getattr(os, "O_CLOEXEC", 0)
+_O_NOFOLLOW: Final = getattr(os, "O_NOFOLLOW", 0)
+
+
+def stripe_of(workflow_id: str) -> int:
+    """Return the lock stripe of ``workflow_id``; the same in every process."""
+    return zlib.crc32(workflow_id.encode()) % STRIPES
+
+
+@dataclass(frozen=True, slots=True)
+class _Stripe:
+    """The lock of one stripe: threads of this process first, then other processes."""
+
+    threads: threading.Lock
+    processes: FileLock
+
+
+class JSONStore:
+    """Keeps one awf state file per workflow id in a directory; thread- and process-safe."""
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        """Use ``directory`` (created with mode 0700 on first use) for the state files."""
+        self._dir = Path(directory)
+        self._lock_dir = self._dir / LOCK_DIR_NAME
+        self._guard = threading.Lock()  # the one-time sweep
+        self._stripes_guard = threading.Lock()
+        self._stripes: dict[int, _Stripe] = {}
+        self._swept = False
+        self._closed = False
+
+    # --- The StateStore port -------------------------------------------------------------------
+
+    def save(self, state: ExecutionContext) -> None:
+        """Store ``state`` durably and atomically under its workflow id."""
+        self._check_open()
+        check_context(state)
+        data = encode_state(state)
+        self._ensure_dir()
+        index = stripe_of(state.workflow_id)
+        with self._locked(index):
+            self._replace(self._path(state.workflow_id), data, index)
+
+    def load(self, workflow_id: str) -> ExecutionContext | None:
+        """Return the state stored under ``workflow_id``, or None if there is none.
+
+        Raises :class:`~wfstore.errors.DataCorruptedError` when the file cannot be read back.
+        """
+        self._check_open()
+        check_workflow_id(workflow_id)
+        self._ensure_dir()
+        data = self._read(workflow_id)
+        return None if data is None else decode_state(data, workflow_id)
+
+    def delete(self, workflow_id: str) -> None:
+        """Delete the state stored under ``workflow_id``; a missing id is not an error."""
+        self._check_open()
+        check_workflow_id(workflow_id)
+        self._ensure_dir()
+        with self._locked(stripe_of(workflow_id)):
+            try:
+                self._path(workflow_id).unlink()
+            except FileNotFoundError:
+                return
+            self._sync_dir()
+
+    def list(self) -> list[str]:
+        """Return every workflow id that has a stored state, in ascending byte order."""
+        self._check_open()
+        self._ensure_dir()
+        try:
+            with os.scandir(self._dir) as scan:
+                ids = [entry.name[: -len(_SUFFIX)] for entry in scan if _is_state_file(entry)]
+        except FileNotFoundError:
+            return []
+        return sorted(ids)
+
+    def list_page(self, page_size: int = 0, page_token: str = "") -> Page[str]:
+        """Return one page of sorted workflow ids, starting after ``page_token``'s position.
+
+        ``page_size`` 0 means 1000 and larger sizes are capped at 10000. The next token is
+        empty on the last page.
+        """
+        self._check_open()
+        check_page_size(page_size)
+        size = page_size_or_default(page_size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        after = _position(page_token)
+        ids = self.list()
+        start = bisect.bisect_right(ids, after) if after is not None else 0
+        items = ids[start : start + size]
+        more = start + size < len(ids)
+        token = encode_page_token({"after": items[-1]}, _PAGE_BINDING) if more else ""
+        return Page(items=items, next_page_token=token)
+
+    def close(self) -> None:
+        """Stop using the directory; idempotent. Every later call raises StoreClosedError."""
+        self._closed = True
+
+    # --- Files ---------------------------------------------------------------------------------
+
+    def _path(self, workflow_id: str) -> Path:
+        return self._dir / f"{workflow_id}{_SUFFIX}"
+
+    def _replace(self, target: Path, data: bytes, index: int) -> None:
+        """Write ``data`` to a temp file, then rename it onto ``target``; caller holds the lock."""
+        temp = self._dir / f".wfstore-{index}-{secrets.token_hex(8)}.tmp"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_CLOEXEC
+        fd = os.open(temp, flags, _FILE_MODE)
+        try:
+            with os.fdopen(fd, "wb") as file:
+                os.fchmod(file.fileno(), _FILE_MODE)  # exactly 0600, whatever the umask
+                file.write(data)
+                file.flush()
+                os.fsync(file.fileno())
+            temp.replace(target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                temp.unlink()
+            raise
+        self._sync_dir()
+
+    def _read(self, workflow_id: str) -> bytes | None:
+        """Return the bytes of the id's file, or None when there is none."""
+        flags = os.O_RDONLY | os.O_NONBLOCK | _O_NOFOLLOW | _O_CLOEXEC
+        try:
+            fd = os.open(self._path(workflow_id), flags)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            if not self._path(workflow_id).is_symlink():
+                raise
+            raise DataCorruptedError(
+                f"state of {workflow_id!r} is corrupted: its file is a symbolic link"
+            ) from exc
+        try:
+            regular = stat.S_ISREG(os.fstat(fd).st_mode)
+        except BaseException:
+            os.close(fd)
+            raise
+        if not regular:
+            os.close(fd)
+            raise DataCorruptedError(
+                f"state of {workflow_id!r} is corrupted: its file is not a regular file"
+            )
+        with os.fdopen(fd, "rb") as file:
+            return file.read()
+
+    def _sync_dir(self) -> None:
+        """Make renames and unlinks in the directory durable."""
+        fd = os.open(self._dir, os.O_RDONLY | os.O_DIRECTORY | _O_CLOEXEC)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _ensure_dir(self) -> None:
+        """Create the directories if needed and, once, remove temp files of crashed writers."""
+        _make_dirs(self._dir)
+        _make_dirs(self._lock_dir)
+        if self._swept:
+            return
+        with self._guard:
+            if not self._swept:
+                self._sweep()
+                self._swept = True
+
+    def _sweep(self) -> None:
+        """Remove every temp file left by a writer that died; safe while others write."""
+        stale: dict[int, list[Path]] = {}
+        with os.scandir(self._dir) as scan:
+            for entry in scan:
+                match = _TEMP_NAME.fullmatch(entry.name)
+                if match is not None and int(match.group(1)) < STRIPES:
+                    stale.setdefault(int(match.group(1)), []).append(Path(entry.path))
+        for index, paths in sorted(stale.items()):
+            with self._locked(index):
+                for path in paths:
+                    path.unlink(missing_ok=True)
+
+    # --- Locks and state -----------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _locked(self, index: int) -> Iterator[None]:
+        """Hold stripe ``index`` against other threads, then against other processes."""
+        stripe = self._stripe(index)
+        with stripe.threads, stripe.processes:
+            yield
+
+    def _stripe(self, index: int) -> _Stripe:
+        with self._stripes_guard:
+            stripe = self._stripes.get(index)
+            if stripe is None:
+                lock_file = self._lock_dir / f"{index}.lock"
+                stripe = _Stripe(
+                    threading.Lock(), FileLock(lock_file, mode=_FILE_MODE, thread_local=False)
+                )
+                self._stripes[index] = stripe
+            return stripe
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreClosedError(f"the JSON state store on {str(self._dir)!r} is closed")
+
+
+def _position(page_token: str) -> str | None:
+    """Return the id a page token resumes after, or None for the first page."""
+    if not isinstance(page_token, str):
+        raise InvalidArgumentError(
+            f"invalid page_token: expected a str, got {type(page_token).__name__}"
+        )
+    if not page_token:
+        return None
+    after = decode_page_token(page_token, _PAGE_BINDING).get("after")
+    if not isinstance(after, str) or not after:
+        raise InvalidArgumentError("invalid page_token: not a token this service issued")
+    return after
+
+
+def _is_state_file(entry: os.DirEntry[str]) -> bool:
+    """Whether a directory entry is a regular ``<id>.json`` file with a valid id."""
+    if not entry.name.endswith(_SUFFIX) or not entry.is_file(follow_symlinks=False):
+        return False
+    try:
+        check_workflow_id(entry.name[: -len(_SUFFIX)])
+    except InvalidArgumentError:
+        return False
+    return True
+
+
+def _make_dirs(path: Path) -> None:
+    """Create ``path`` and any missing parents with mode 0700; existing ones are left alone."""
+    if path.is_dir():
+        return
+    _make_dirs(path.parent)
+    try:
+        path.mkdir(mode=_DIR_MODE)
+    except FileExistsError:
+        if not path.is_dir():
+            raise
+        return
+    path.chmod(_DIR_MODE)  # exactly 0700, whatever the umask

@@ -1,0 +1,30 @@
+"""Shared fixtures: a real wfstored per test, and clients on each transport."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from daemon_process import Daemon, start_daemon
+
+GO_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "awf-go-state"
+
+
+@pytest.fixture(scope="session")
+def go_fixtures() -> Path:
+    """The state files written by awf's Go JSONStore (``../shared/fixtures/awf-go-state``)."""
+    if not GO_FIXTURES.is_dir():
+        pytest.skip(f"the awf Go fixtures are not at {GO_FIXTURES}")
+    return GO_FIXTURES
+
+
+@pytest.fixture
+def daemon(tmp_path: Path) -> Iterator[Daemon]:
+    """A wfstored subprocess on 127.0.0.1:0 and a Unix socket, with its own data dir."""
+    running = start_daemon(tmp_path / "data")
+    try:
+        yield running
+    finally:
+        code = running.stop()
+        assert code == 0, f"wfstored exited with {code}:\n{running.stderr()}"
