@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from daemon_process import Daemon, start_daemon
-from wfstore import HistoryStore, StateStore
+from wfstore import Client, HistoryStore, StateStore
 from wfstored import JSONStore, SQLiteHistoryStore
 
 IMPLEMENTATIONS = ["embedded", "daemon-tcp", "daemon-unix"]
@@ -32,6 +33,18 @@ class HistoryTarget:
     daemon: Daemon | None
 
 
+@contextmanager
+def _daemon_client(implementation: str, tmp_path: Path) -> Iterator[tuple[Daemon, Client]]:
+    """A fresh daemon and a client on the transport ``daemon-tcp`` or ``daemon-unix`` names."""
+    daemon = start_daemon(tmp_path / "data")
+    client = daemon.client(implementation.removeprefix("daemon-"), timeout=10)
+    try:
+        yield daemon, client
+    finally:
+        client.close()
+        assert daemon.stop() == 0, daemon.stderr()
+
+
 @pytest.fixture(params=IMPLEMENTATIONS)
 def state_target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateTarget]:
     """A fresh, empty state store of each implementation."""
@@ -40,13 +53,8 @@ def state_target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Sta
         yield StateTarget(store, tmp_path / "state", None)
         store.close()
         return
-    daemon = start_daemon(tmp_path / "data")
-    client = daemon.client(request.param.removeprefix("daemon-"), timeout=10)
-    try:
+    with _daemon_client(request.param, tmp_path) as (daemon, client):
         yield StateTarget(client.state, daemon.data_dir / "state", daemon)
-    finally:
-        client.close()
-        assert daemon.stop() == 0, daemon.stderr()
 
 
 @pytest.fixture(params=IMPLEMENTATIONS)
@@ -57,10 +65,5 @@ def history_target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[H
         yield HistoryTarget(store, tmp_path / "history.db", None)
         store.close()
         return
-    daemon = start_daemon(tmp_path / "data")
-    client = daemon.client(request.param.removeprefix("daemon-"), timeout=10)
-    try:
+    with _daemon_client(request.param, tmp_path) as (daemon, client):
         yield HistoryTarget(client.history, daemon.data_dir / "history.db", daemon)
-    finally:
-        client.close()
-        assert daemon.stop() == 0, daemon.stderr()

@@ -31,6 +31,7 @@ from wfstore import (
     HistoryFilter,
     RetryPolicy,
     StoreClosedError,
+    StoreError,
     UnavailableError,
 )
 from wfstored import JSONStore
@@ -347,3 +348,17 @@ def test_an_unusable_data_dir_exits_2(tmp_path: Path) -> None:
     blocker.write_text("not a directory")
     line = _run_and_fail("--data-dir", str(blocker / "data"), "--listen", "127.0.0.1:0")
     assert "cannot use data directory" in line
+
+
+def test_oversized_messages_are_refused_and_the_daemon_keeps_serving(tmp_path: Path) -> None:
+    daemon = start_daemon(tmp_path / "data", extra=["--max-message-bytes", "65536"])
+    try:
+        big = ExecutionContext(workflow_id="big", inputs={"blob": "x" * 100_000})
+        with daemon.client(timeout=10) as client:
+            with pytest.raises(StoreError, match="RESOURCE_EXHAUSTED"):
+                client.state.save(big)
+            assert client.state.load("big") is None
+            client.state.save(ExecutionContext(workflow_id="small"))
+            assert client.state.list() == ["small"]
+    finally:
+        assert daemon.stop() == 0, daemon.stderr()
