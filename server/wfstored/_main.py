@@ -24,6 +24,7 @@ __all__ = ["main"]
 
 _log = logging.getLogger("wfstored")
 EXIT_USAGE = 2
+_SIGNAL_POLL_SECONDS = 0.2
 
 
 class _StartupError(Exception):
@@ -77,7 +78,10 @@ def _serve(config: Config) -> int:
         config.data_dir.resolve(),
         os.getpid(),
     )
-    stop_requested.wait()
+    # Poll rather than block: the kernel may deliver the signal to one of gRPC's threads, and
+    # Python then runs the handler only once the main thread wakes up on its own.
+    while not stop_requested.wait(_SIGNAL_POLL_SECONDS):
+        pass
     running.stop(config.grace_seconds)
     history.close()
     state.close()
