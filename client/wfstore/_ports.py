@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Protocol, runtime_checkable
 
@@ -45,6 +46,10 @@ class HistoryStore(Protocol):
 
     def record(self, record: ExecutionRecord) -> None:
         """Store ``record``; storing the same id again with identical content is a no-op."""
+        ...
+
+    def record_batch(self, records: Sequence[ExecutionRecord]) -> None:
+        """Store all of ``records`` (at most 10000) in one transaction, or none of them."""
         ...
 
     def list(self, history_filter: HistoryFilter) -> list[ExecutionRecord]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 import grpc
@@ -15,6 +16,7 @@ from wfstore._validation import (
     check_filter,
     check_page_size,
     check_record,
+    check_records,
     check_workflow_id,
 )
 from wfstore.errors import StoreClosedError
@@ -117,6 +119,17 @@ class RemoteHistoryStore(_Handle):
         request = history_pb2.HistoryServiceRecordRequest(record=_wire.record_to_proto(record))
         self._invoker.call(
             self._stub.Record, request, name="HistoryService.Record", idempotent=True
+        )
+
+    def record_batch(self, records: Sequence[ExecutionRecord]) -> None:
+        """Store all of ``records`` (at most 10000) in one transaction, or none of them."""
+        self._check_open()
+        check_records(records)
+        request = history_pb2.HistoryServiceRecordBatchRequest(
+            records=[_wire.record_to_proto(record) for record in records]
+        )
+        self._invoker.call(
+            self._stub.RecordBatch, request, name="HistoryService.RecordBatch", idempotent=True
         )
 
     def list(self, history_filter: HistoryFilter) -> list[ExecutionRecord]:

@@ -23,6 +23,7 @@ from wfstore._types import (
 from wfstore.errors import InvalidArgumentError
 
 __all__ = [
+    "MAX_BATCH_RECORDS",
     "MAX_ID_BYTES",
     "MAX_JSON_DEPTH",
     "MAX_LOOP_DEPTH",
@@ -35,6 +36,7 @@ __all__ = [
     "check_page_size",
     "check_record",
     "check_record_id",
+    "check_records",
     "check_workflow_id",
     "normalize_json",
 ]
@@ -45,6 +47,8 @@ MAX_JSON_DEPTH = 20
 """Deepest nesting of JSON objects and arrays, so every protobuf decoder accepts the message."""
 MAX_LOOP_DEPTH = 16
 """Deepest nesting of loop contexts."""
+MAX_BATCH_RECORDS = 10_000
+"""Most records one ``record_batch`` call may carry."""
 MAX_SAFE_INTEGER = 2**53
 """Largest integer magnitude a JSON number (an IEEE-754 double) holds exactly."""
 
@@ -302,6 +306,23 @@ def check_record(record: object) -> None:
     _check_int("duration_ms", record.duration_ms, (0, _INT64[1]))
     check_datetime("started_at", record.started_at)
     check_datetime("completed_at", record.completed_at, optional=False)
+
+
+def check_records(records: object) -> None:
+    """Reject a batch that is not a list or tuple of at most 10000 valid records."""
+    if not isinstance(records, list | tuple):
+        raise InvalidArgumentError(
+            f"records: expected a list of ExecutionRecord, got {type(records).__name__}"
+        )
+    if len(records) > MAX_BATCH_RECORDS:
+        raise InvalidArgumentError(
+            f"records: {len(records)} records in one batch, the limit is {MAX_BATCH_RECORDS}"
+        )
+    for index, record in enumerate(records):
+        try:
+            check_record(record)
+        except InvalidArgumentError as exc:
+            raise InvalidArgumentError(f"records[{index}]: {exc.message}") from None
 
 
 def check_filter(history_filter: object) -> None:

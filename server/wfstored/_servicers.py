@@ -134,6 +134,15 @@ class HistoryServicer(history_pb2_grpc.HistoryServiceServicer, _Servicer):
         return history_pb2.HistoryServiceRecordResponse()
 
     @_history
+    def RecordBatch(  # noqa: N802 (gRPC method name)
+        self, request: history_pb2.HistoryServiceRecordBatchRequest, context: grpc.ServicerContext
+    ) -> history_pb2.HistoryServiceRecordBatchResponse:
+        """Record many finished runs, all or none."""
+        del context
+        self._store.record_batch([_wire.record_from_proto(r) for r in request.records])
+        return history_pb2.HistoryServiceRecordBatchResponse()
+
+    @_history
     def List(  # noqa: N802 (gRPC method name)
         self, request: history_pb2.HistoryServiceListRequest, context: grpc.ServicerContext
     ) -> history_pb2.HistoryServiceListResponse:

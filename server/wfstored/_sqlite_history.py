@@ -20,14 +20,22 @@ import os
 import re
 import sqlite3
 import threading
+import weakref
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from wfstore._time import from_unix_nanos, to_unix_nanos, utc_now
 from wfstore._types import ExecutionRecord, HistoryFilter, HistoryStats, Page
-from wfstore._validation import check_duration, check_filter, check_page_size, check_record
+from wfstore._validation import (
+    check_duration,
+    check_filter,
+    check_page_size,
+    check_record,
+    check_records,
+)
 from wfstore.errors import (
     AlreadyExistsError,
     DataCorruptedError,
@@ -36,10 +44,11 @@ from wfstore.errors import (
     UnavailableError,
 )
 
+from wfstored._group_commit import GroupCommitter
 from wfstored._page_token import decode_page_token, encode_page_token, page_size_or_default
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator, Sequence
     from types import TracebackType
 
 __all__ = [
@@ -346,6 +355,26 @@ def _row_record(row: _Row, path: str) -> ExecutionRecord:
 # --- files and errors ----------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True, weakref_slot=True)
+class _Reader:
+    """One thread's read connection and the lock that keeps close() from racing a query."""
+
+    conn: sqlite3.Connection
+    lock: threading.Lock
+
+
+def _insert_row(conn: sqlite3.Connection, row: _Row) -> AlreadyExistsError | None:
+    """Insert ``row``; return the conflict if its id is stored with other content."""
+    if conn.execute(_INSERT, row).rowcount == 1:
+        return None
+    existing = conn.execute(_SELECT_BY_ID, (row[0],)).fetchone()
+    if existing is not None and tuple(existing) != row:
+        return AlreadyExistsError(
+            f"history record {row[0]!r} already exists with different content"
+        )
+    return None
+
+
 def _make_private_dirs(directory: Path) -> None:
     """Create ``directory`` and any missing parents, each with mode 0700."""
     missing: list[Path] = []
@@ -385,7 +414,9 @@ def _translate(exc: sqlite3.Error, path: str, action: str) -> Exception:
 class SQLiteHistoryStore:
     """A :class:`~wfstore._ports.HistoryStore` in one SQLite database file.
 
-    Thread-safe: one connection, used under a lock. Several processes may open the same file.
+    Thread-safe: writes go through one connection with group commit (concurrent writers share
+    a transaction), and each thread reads on a connection of its own. Several processes may
+    open the same file.
     """
 
     def __init__(
@@ -400,19 +431,17 @@ class SQLiteHistoryStore:
         self._path = Path(path)
         self._name = str(self._path)
         self._clock = clock
-        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()  # the writer connection, and closing
         self._conn: sqlite3.Connection | None = None
+        self._closed = False
+        self._local = threading.local()  # each thread reads on a connection of its own
+        # Weak, so that a thread's connection goes away with the thread.
+        self._readers: weakref.WeakSet[_Reader] = weakref.WeakSet()
+        self._readers_lock = threading.Lock()
+        self._committer = GroupCommitter(self._commit_units)
         _make_private_dirs(self._path.parent)
         _create_private_file(self._path)
-        try:
-            conn = sqlite3.connect(
-                self._path,
-                timeout=_BUSY_TIMEOUT_MS / 1000,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-        except sqlite3.Error as exc:
-            raise _translate(exc, self._name, "opening") from exc
+        conn = self._open()
         try:
             self._initialize(conn)
         except BaseException:
@@ -420,9 +449,22 @@ class SQLiteHistoryStore:
             raise
         self._conn = conn
 
+    def _open(self) -> sqlite3.Connection:
+        """Open a connection to the database with the busy timeout set."""
+        try:
+            conn = sqlite3.connect(
+                self._path,
+                timeout=_BUSY_TIMEOUT_MS / 1000,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+        except sqlite3.Error as exc:
+            raise _translate(exc, self._name, "opening") from exc
+        return conn
+
     def _initialize(self, conn: sqlite3.Connection) -> None:
         with self._sqlite_errors("opening"):
-            conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise UnavailableError(
@@ -477,41 +519,87 @@ class SQLiteHistoryStore:
         return result
 
     def _check_open(self) -> None:
-        if self._conn is None:
+        if self._closed:
             raise StoreClosedError(f"the history store {self._name} is closed")
 
-    def _connection(self) -> sqlite3.Connection:
-        """Return the open connection; call with the lock held."""
+    def _reader(self) -> _Reader:
+        """Return this thread's read connection, opening it on first use."""
+        reader: _Reader | None = getattr(self._local, "reader", None)
+        if reader is None:
+            reader = _Reader(self._open(), threading.Lock())
+            with self._readers_lock:
+                if self._closed:
+                    reader.conn.close()
+                    raise StoreClosedError(f"the history store {self._name} is closed")
+                self._readers.add(reader)
+            self._local.reader = reader
+        return reader
+
+    def _fetch(self, action: str, sql: str, params: list[object]) -> list[_Row]:
+        """Run a query on this thread's read connection (WAL: readers never wait for writers).
+
+        The connection's own lock is only ever contended by :meth:`close`, which must not
+        close a connection in the middle of a query.
+        """
+        reader = self._reader()
+        with reader.lock, self._sqlite_errors(action):
+            if self._closed:
+                raise StoreClosedError(f"the history store {self._name} is closed")
+            return list(reader.conn.execute(sql, params).fetchall())
+
+    def _writer(self) -> sqlite3.Connection:
+        """Return the write connection; call with the write lock held."""
         conn = self._conn
         if conn is None:
             raise StoreClosedError(f"the history store {self._name} is closed")
         return conn
 
-    def _fetch(self, action: str, sql: str, params: list[object]) -> list[_Row]:
-        with self._lock, self._sqlite_errors(action):
-            return list(self._connection().execute(sql, params).fetchall())
+    def _commit_units(self, units: Sequence[tuple[_Row, ...]]) -> list[BaseException | None]:
+        """Insert every unit in one transaction; a unit with a conflict is skipped whole.
+
+        Each unit is the rows of one ``record`` (one row) or ``record_batch`` call. Rows whose
+        id is already stored with identical content are no-ops. Returns one outcome per unit.
+        """
+
+        def insert_all(conn: sqlite3.Connection) -> list[BaseException | None]:
+            outcomes: list[BaseException | None] = []
+            for unit in units:
+                if len(unit) == 1:
+                    outcomes.append(_insert_row(conn, unit[0]))
+                    continue
+                conn.execute("SAVEPOINT unit")
+                conflict = next(filter(None, (_insert_row(conn, row) for row in unit)), None)
+                if conflict is not None:
+                    conn.execute("ROLLBACK TO unit")
+                conn.execute("RELEASE unit")
+                outcomes.append(conflict)
+            return outcomes
+
+        with self._write_lock, self._sqlite_errors("recording"):
+            return self._write(self._writer(), insert_all)
 
     def record(self, record: ExecutionRecord) -> None:
         """Store ``record``; the same id again with identical content is a no-op.
 
-        Raises :class:`AlreadyExistsError` if the id is stored with different content.
+        Concurrent calls share one transaction (group commit); each returns only once its
+        record is committed. Raises :class:`AlreadyExistsError` if the id is stored with
+        different content.
         """
         self._check_open()
         check_record(record)
-        row = _record_row(record)
+        self._committer.submit((_record_row(record),))
 
-        def insert(conn: sqlite3.Connection) -> _Row | None:
-            if conn.execute(_INSERT, row).rowcount == 1:
-                return None
-            existing: _Row | None = conn.execute(_SELECT_BY_ID, (row[0],)).fetchone()
-            return existing
+    def record_batch(self, records: Sequence[ExecutionRecord]) -> None:
+        """Store all of ``records`` in one transaction, or none of them.
 
-        with self._lock, self._sqlite_errors("recording"):
-            existing = self._write(self._connection(), insert)
-        if existing is not None and tuple(existing) != row:
-            raise AlreadyExistsError(
-                f"history record {record.id!r} already exists with different content"
-            )
+        Records already stored with identical content are no-ops. Raises
+        :class:`AlreadyExistsError`, and stores nothing, if any id is stored (or repeated in
+        the batch) with different content.
+        """
+        self._check_open()
+        check_records(records)
+        if records:
+            self._committer.submit(tuple(_record_row(record) for record in records))
 
     def list(self, history_filter: HistoryFilter) -> list[ExecutionRecord]:
         """Return up to ``history_filter.limit`` (0: 20) matching records, newest first."""
@@ -598,16 +686,23 @@ class SQLiteHistoryStore:
         def delete(conn: sqlite3.Connection) -> int:
             return conn.execute(_DELETE_OLDER, (cutoff_text,)).rowcount
 
-        with self._lock, self._sqlite_errors("cleaning up"):
-            return self._write(self._connection(), delete)
+        with self._write_lock, self._sqlite_errors("cleaning up"):
+            return self._write(self._writer(), delete)
 
     def close(self) -> None:
         """Close the database; idempotent. Later calls raise :class:`StoreClosedError`."""
-        with self._lock:
+        self._closed = True
+        with self._write_lock:
             conn, self._conn = self._conn, None
-            if conn is not None:
-                with suppress(sqlite3.Error):
-                    conn.close()
+        with self._readers_lock:
+            readers = list(self._readers)
+            self._readers.clear()
+        for reader in readers:
+            with reader.lock, suppress(sqlite3.Error):
+                reader.conn.close()
+        if conn is not None:
+            with suppress(sqlite3.Error):
+                conn.close()
 
     def __enter__(self) -> Self:
         """Return the store itself, to be closed when the ``with`` block ends."""

@@ -230,3 +230,55 @@ def test_closed_store_refuses_calls(history_target: HistoryTarget) -> None:
     ):
         with pytest.raises(StoreClosedError):
             call()
+
+
+def test_record_batch_stores_all(history_target: HistoryTarget) -> None:
+    batch = [record(f"b-{n:03d}", completed_at=T0 + timedelta(seconds=n)) for n in range(250)]
+    history_target.store.record_batch(batch)
+    history_target.store.record_batch(batch)  # identical again: a safe retry
+    history_target.store.record_batch([])
+    listed = history_target.store.list(HistoryFilter(limit=1000))
+    assert listed == sorted(batch, key=lambda r: r.id, reverse=True)
+
+
+def test_record_batch_is_all_or_nothing(history_target: HistoryTarget) -> None:
+    store = history_target.store
+    store.record(record("taken", duration_ms=1))
+    with pytest.raises(AlreadyExistsError, match="taken"):
+        store.record_batch([record("new-1"), record("taken", duration_ms=2), record("new-2")])
+    with pytest.raises(AlreadyExistsError, match="twice"):
+        store.record_batch([record("twice", duration_ms=1), record("twice", duration_ms=2)])
+    assert _ids(store.list(HistoryFilter())) == ["taken"]
+
+
+def test_record_batch_names_the_invalid_record(history_target: HistoryTarget) -> None:
+    with pytest.raises(InvalidArgumentError, match=r"records\[1\]: completed_at"):
+        history_target.store.record_batch([record("ok"), ExecutionRecord(id="no-time")])
+    with pytest.raises(InvalidArgumentError, match="10000"):
+        history_target.store.record_batch([record(f"r{n}") for n in range(10_001)])
+    assert history_target.store.list(HistoryFilter()) == []
+
+
+def test_concurrent_records_and_batches_share_commits_without_loss(
+    history_target: HistoryTarget,
+) -> None:
+    store = history_target.store
+    errors: list[BaseException] = []
+
+    def writer(prefix: str) -> None:
+        try:
+            for n in range(20):
+                store.record(record(f"{prefix}-{n}"))
+            store.record_batch([record(f"{prefix}-batch-{n}") for n in range(30)])
+            with pytest.raises(AlreadyExistsError):
+                store.record(record(f"{prefix}-0", duration_ms=5))
+        except BaseException as exc:  # noqa: BLE001 (reported below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(f"w{t}",)) for t in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert store.get_stats(HistoryFilter()).total_executions == 8 * 50

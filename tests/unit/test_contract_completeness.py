@@ -12,6 +12,7 @@ CLIENT_METHOD_FOR_RPC = {
     "StateService": {"Save": "save", "Load": "load", "List": "list_page", "Delete": "delete"},
     "HistoryService": {
         "Record": "record",
+        "RecordBatch": "record_batch",
         "List": "list_page",
         "GetStats": "get_stats",
         "Cleanup": "cleanup",

@@ -207,6 +207,47 @@ class HistoryServiceRecordResponse(_message.Message):
 Global___HistoryServiceRecordResponse: _TypeAlias = HistoryServiceRecordResponse  # noqa: Y015
 
 @_typing.final
+class HistoryServiceRecordBatchRequest(_message.Message):
+    """Request of HistoryService.RecordBatch."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECORDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def records(self) -> _containers.RepeatedCompositeFieldContainer[Global___ExecutionRecord]:
+        """The records to store, 0 to 10000 of them."""
+
+    def __init__(
+        self,
+        *,
+        records: _abc.Iterable[Global___ExecutionRecord] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["records", b"records"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HistoryServiceRecordBatchRequest: _TypeAlias = HistoryServiceRecordBatchRequest  # noqa: Y015
+
+@_typing.final
+class HistoryServiceRecordBatchResponse(_message.Message):
+    """Response of HistoryService.RecordBatch."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HistoryServiceRecordBatchResponse: _TypeAlias = HistoryServiceRecordBatchResponse  # noqa: Y015
+
+@_typing.final
 class HistoryServiceListRequest(_message.Message):
     """Request of HistoryService.List."""
 

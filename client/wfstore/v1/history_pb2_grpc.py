@@ -48,6 +48,11 @@ class HistoryServiceStub:
                 request_serializer=wfstore_dot_v1_dot_history__pb2.HistoryServiceRecordRequest.SerializeToString,
                 response_deserializer=wfstore_dot_v1_dot_history__pb2.HistoryServiceRecordResponse.FromString,
                 _registered_method=True)
+        self.RecordBatch = channel.unary_unary(
+                '/wfstore.v1.HistoryService/RecordBatch',
+                request_serializer=wfstore_dot_v1_dot_history__pb2.HistoryServiceRecordBatchRequest.SerializeToString,
+                response_deserializer=wfstore_dot_v1_dot_history__pb2.HistoryServiceRecordBatchResponse.FromString,
+                _registered_method=True)
         self.List = channel.unary_unary(
                 '/wfstore.v1.HistoryService/List',
                 request_serializer=wfstore_dot_v1_dot_history__pb2.HistoryServiceListRequest.SerializeToString,
@@ -86,6 +91,18 @@ class HistoryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecordBatch(self, request, context):
+        """Records many finished runs in one transaction: all of them are committed, or none.
+        For bulk writers (imports, backfills, workers that buffer). At most 10000 records.
+        Idempotent like Record: records already stored with identical content are skipped.
+        Errors: ALREADY_EXISTS when any id is stored with different content, or appears twice in
+        the batch with different content (nothing is written); INVALID_ARGUMENT for an invalid
+        record (the message names its index) or more than 10000 records.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def List(self, request, context):
         """Lists the records that match a filter, newest completed_at first, page by page.
         Idempotent.
@@ -117,6 +134,11 @@ def add_HistoryServiceServicer_to_server(servicer, server):
                     servicer.Record,
                     request_deserializer=wfstore_dot_v1_dot_history__pb2.HistoryServiceRecordRequest.FromString,
                     response_serializer=wfstore_dot_v1_dot_history__pb2.HistoryServiceRecordResponse.SerializeToString,
+            ),
+            'RecordBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordBatch,
+                    request_deserializer=wfstore_dot_v1_dot_history__pb2.HistoryServiceRecordBatchRequest.FromString,
+                    response_serializer=wfstore_dot_v1_dot_history__pb2.HistoryServiceRecordBatchResponse.SerializeToString,
             ),
             'List': grpc.unary_unary_rpc_method_handler(
                     servicer.List,
@@ -170,6 +192,33 @@ class HistoryService:
             '/wfstore.v1.HistoryService/Record',
             wfstore_dot_v1_dot_history__pb2.HistoryServiceRecordRequest.SerializeToString,
             wfstore_dot_v1_dot_history__pb2.HistoryServiceRecordResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/wfstore.v1.HistoryService/RecordBatch',
+            wfstore_dot_v1_dot_history__pb2.HistoryServiceRecordBatchRequest.SerializeToString,
+            wfstore_dot_v1_dot_history__pb2.HistoryServiceRecordBatchResponse.FromString,
             options,
             channel_credentials,
             insecure,

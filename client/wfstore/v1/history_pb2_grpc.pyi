@@ -52,6 +52,14 @@ class HistoryServiceStub:
     Idempotent by id: recording the same id again with identical content succeeds and changes
     nothing. Errors: ALREADY_EXISTS when the id is stored with different content.
     """
+    RecordBatch: _grpc.UnaryUnaryMultiCallable[_history_pb2.HistoryServiceRecordBatchRequest, _history_pb2.HistoryServiceRecordBatchResponse]
+    """Records many finished runs in one transaction: all of them are committed, or none.
+    For bulk writers (imports, backfills, workers that buffer). At most 10000 records.
+    Idempotent like Record: records already stored with identical content are skipped.
+    Errors: ALREADY_EXISTS when any id is stored with different content, or appears twice in
+    the batch with different content (nothing is written); INVALID_ARGUMENT for an invalid
+    record (the message names its index) or more than 10000 records.
+    """
     List: _grpc.UnaryUnaryMultiCallable[_history_pb2.HistoryServiceListRequest, _history_pb2.HistoryServiceListResponse]
     """Lists the records that match a filter, newest completed_at first, page by page.
     Idempotent.
@@ -82,6 +90,14 @@ class HistoryServiceAsyncStub(HistoryServiceStub):
     """Records one finished run. The record is committed durably before the reply is sent.
     Idempotent by id: recording the same id again with identical content succeeds and changes
     nothing. Errors: ALREADY_EXISTS when the id is stored with different content.
+    """
+    RecordBatch: _aio.UnaryUnaryMultiCallable[_history_pb2.HistoryServiceRecordBatchRequest, _history_pb2.HistoryServiceRecordBatchResponse]  # type: ignore[assignment]
+    """Records many finished runs in one transaction: all of them are committed, or none.
+    For bulk writers (imports, backfills, workers that buffer). At most 10000 records.
+    Idempotent like Record: records already stored with identical content are skipped.
+    Errors: ALREADY_EXISTS when any id is stored with different content, or appears twice in
+    the batch with different content (nothing is written); INVALID_ARGUMENT for an invalid
+    record (the message names its index) or more than 10000 records.
     """
     List: _aio.UnaryUnaryMultiCallable[_history_pb2.HistoryServiceListRequest, _history_pb2.HistoryServiceListResponse]  # type: ignore[assignment]
     """Lists the records that match a filter, newest completed_at first, page by page.
@@ -116,6 +132,20 @@ class HistoryServiceServicer(metaclass=_abc_1.ABCMeta):
         """Records one finished run. The record is committed durably before the reply is sent.
         Idempotent by id: recording the same id again with identical content succeeds and changes
         nothing. Errors: ALREADY_EXISTS when the id is stored with different content.
+        """
+
+    @_abc_1.abstractmethod
+    def RecordBatch(
+        self,
+        request: _history_pb2.HistoryServiceRecordBatchRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_history_pb2.HistoryServiceRecordBatchResponse, _abc.Awaitable[_history_pb2.HistoryServiceRecordBatchResponse]]:
+        """Records many finished runs in one transaction: all of them are committed, or none.
+        For bulk writers (imports, backfills, workers that buffer). At most 10000 records.
+        Idempotent like Record: records already stored with identical content are skipped.
+        Errors: ALREADY_EXISTS when any id is stored with different content, or appears twice in
+        the batch with different content (nothing is written); INVALID_ARGUMENT for an invalid
+        record (the message names its index) or more than 10000 records.
         """
 
     @_abc_1.abstractmethod
