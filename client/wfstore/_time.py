@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, Self
 
-__all__ = ["Timestamp", "from_unix_nanos", "to_unix_nanos", "utc_now"]
+__all__ = ["Timestamp", "from_unix_nanos", "to_unix_nanos", "utc_now", "with_nanosecond"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NANOS_PER_MICRO = 1000
@@ -133,6 +133,14 @@ class Timestamp(datetime):
         text = super().isoformat(sep, "microseconds")
         fraction_end = len("YYYY-MM-DDTHH:MM:SS.ffffff")
         return f"{text[:fraction_end]}{self.nanosecond:03d}{text[fraction_end:]}"
+
+
+def with_nanosecond(value: datetime, nanosecond: int) -> datetime:
+    """Return ``value`` plus ``nanosecond`` (0-999) below its microseconds.
+
+    The result is a :class:`Timestamp` only when ``nanosecond`` is not 0.
+    """
+    return _with_nanos(value, nanosecond) if nanosecond else value
 
 
 def _with_nanos(value: datetime, nanosecond: int) -> Timestamp:

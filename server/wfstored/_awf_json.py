@@ -19,11 +19,11 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final, NoReturn, Protocol
 
-from wfstore._time import from_unix_nanos, to_unix_nanos
+from wfstore._time import to_unix_nanos, with_nanosecond
 from wfstore._types import (
     ConversationState,
     ExecutionContext,
@@ -42,7 +42,7 @@ __all__ = ["decode_state", "encode_state", "format_go_float"]
 
 _ZERO_TIME: Final = "0001-01-01T00:00:00Z"
 """Go's zero ``time.Time``, which awf writes for a time that is not set."""
-_ZERO_TIME_NANOS: Final = to_unix_nanos(datetime(1, 1, 1, tzinfo=UTC))
+_ZERO_TIME_VALUE: Final = datetime(1, 1, 1, tzinfo=UTC)
 _NANOS_PER_SECOND: Final = 1_000_000_000
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _INT32: Final = (-(2**31), 2**31 - 1)
@@ -220,23 +220,24 @@ def _parse_time(raw: str, path: str) -> datetime | None:
         _fail(path, f"{raw!r} is not an RFC 3339 time")
     year, month, day, hour, minute, second = (int(part) for part in match.group(1, 2, 3, 4, 5, 6))
     fraction, sign, offset_hours, offset_minutes = match.group(7, 8, 9, 10)
-    offset = timedelta()
+    zone: tzinfo = UTC
     if sign is not None:
         if int(offset_hours) > 23 or int(offset_minutes) > 59:
             _fail(path, f"{raw!r} has an invalid UTC offset")
         offset = timedelta(hours=int(offset_hours), minutes=int(offset_minutes))
-        offset = -offset if sign == "-" else offset
+        zone = timezone(-offset if sign == "-" else offset)
+    digits = (fraction or "").ljust(9, "0")
     try:
-        local = datetime(year, month, day, hour, minute, second, tzinfo=timezone(offset))
+        moment = datetime(year, month, day, hour, minute, second, int(digits[:6]), zone)
+        if zone is not UTC:
+            moment = moment.astimezone(UTC)
     except ValueError:
         _fail(path, f"{raw!r} is not a valid date and time")
-    nanos = to_unix_nanos(local) + int((fraction or "").ljust(9, "0"))
-    if nanos == _ZERO_TIME_NANOS:
-        return None
-    try:
-        return from_unix_nanos(nanos)
-    except (OverflowError, ValueError):
+    except OverflowError:
         _fail(path, f"{raw!r} is out of range (years 1-9999 in UTC)")
+    if moment == _ZERO_TIME_VALUE and digits == "000000000":
+        return None
+    return with_nanosecond(moment, int(digits[6:]))
 
 
 def _json_tree(value: object) -> object:
