@@ -24,6 +24,7 @@ import re
 import secrets
 import stat
 import threading
+import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +51,9 @@ DEFAULT_PAGE_SIZE: Final = 1000
 MAX_PAGE_SIZE: Final = 10000
 
 _SUFFIX: Final = ".json"
+_PLAIN_STATE_NAME: Final = re.compile(r"[A-Za-z0-9_.: -]{1,250}\.json", re.ASCII)
+_DOT_NAMES: Final = frozenset({"..json", "...json"})
+_SETTLED_NANOS: Final = 2_000_000_000
 _TEMP_NAME: Final = re.compile(r"\.wfstore-(\d+)-.+\.tmp", re.ASCII | re.DOTALL)
 _PAGE_BINDING: Final = "state"
 _DIR_MODE: Final = 0o700
@@ -83,6 +87,7 @@ class JSONStore:
         self._stripes: dict[int, _Stripe] = {}
         self._swept = False
         self._closed = False
+        self._listing: tuple[tuple[int, int, int], tuple[str, ...]] | None = None
 
     # --- The StateStore port -------------------------------------------------------------------
 
@@ -123,12 +128,28 @@ class JSONStore:
         """Return every workflow id that has a stored state, in ascending byte order."""
         self._check_open()
         self._ensure_dir()
+        return list(self._sorted_ids())
+
+    def _sorted_ids(self) -> tuple[str, ...]:
+        """Return the sorted ids, from a cached scan while the directory is unchanged.
+
+        Any file created, renamed or removed in the directory changes its mtime, which
+        invalidates the cache. A directory changed within the last two seconds is always
+        rescanned, so file systems with coarse timestamps cannot serve a stale listing.
+        """
         try:
-            with os.scandir(self._dir) as scan:
-                ids = [entry.name[: -len(_SUFFIX)] for entry in scan if _is_state_file(entry)]
+            info = self._dir.stat()
         except FileNotFoundError:
-            return []
-        return sorted(ids)
+            return ()
+        key = (info.st_dev, info.st_ino, info.st_mtime_ns)
+        cached = self._listing
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        with os.scandir(self._dir) as scan:
+            ids = tuple(sorted(e.name[: -len(_SUFFIX)] for e in scan if _is_state_file(e)))
+        if time.time_ns() - info.st_mtime_ns > _SETTLED_NANOS:
+            self._listing = (key, ids)
+        return ids
 
     def list_page(self, page_size: int = 0, page_token: str = "") -> Page[str]:
         """Return one page of sorted workflow ids, starting after ``page_token``'s position.
@@ -140,9 +161,10 @@ class JSONStore:
         check_page_size(page_size)
         size = page_size_or_default(page_size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
         after = _position(page_token)
-        ids = self.list()
+        self._ensure_dir()
+        ids = self._sorted_ids()
         start = bisect.bisect_right(ids, after) if after is not None else 0
-        items = ids[start : start + size]
+        items = list(ids[start : start + size])
         more = start + size < len(ids)
         token = encode_page_token({"after": items[-1]}, _PAGE_BINDING) if more else ""
         return Page(items=items, next_page_token=token)
@@ -275,6 +297,8 @@ def _is_state_file(entry: os.DirEntry[str]) -> bool:
     """Whether a directory entry is a regular ``<id>.json`` file with a valid id."""
     if not entry.name.endswith(_SUFFIX) or not entry.is_file(follow_symlinks=False):
         return False
+    if _PLAIN_STATE_NAME.fullmatch(entry.name) and entry.name not in _DOT_NAMES:
+        return True  # the common case, without the full id check
     try:
         check_workflow_id(entry.name[: -len(_SUFFIX)])
     except InvalidArgumentError:

@@ -615,3 +615,38 @@ def test_saved_file_is_what_awf_reads(store: JSONStore, directory: Path) -> None
     state = make_state("awf", n=9)
     store.save(state)
     assert decode_state((directory / "awf.json").read_bytes(), "awf") == state
+
+
+def test_listing_cache_follows_every_change_to_the_directory(tmp_path: Path) -> None:
+    directory = tmp_path / "state"
+    store = JSONStore(directory)
+    for n in range(5):
+        store.save(ExecutionContext(workflow_id=f"id-{n}"))
+    settled = time.time() - 60
+    os.utime(directory, (settled, settled))  # as if the last write were a minute ago
+    assert store.list() == [f"id-{n}" for n in range(5)]
+    assert store._listing is not None  # a settled directory is cached
+    (directory / "id-9.json").write_bytes((directory / "id-0.json").read_bytes())
+    os.utime(directory, (settled + 1, settled + 1))  # another process wrote a file
+    assert store.list() == [*(f"id-{n}" for n in range(5)), "id-9"]
+    store.delete("id-1")  # a fresh change is never cached, and is seen at once
+    assert "id-1" not in store.list()
+    assert [i for p in _pages(store) for i in p] == store.list()
+
+
+def _pages(store: JSONStore) -> list[list[str]]:
+    pages = [store.list_page(page_size=2)]
+    while pages[-1].next_page_token:
+        pages.append(store.list_page(page_size=2, page_token=pages[-1].next_page_token))
+    return [p.items for p in pages]
+
+
+def test_listing_skips_files_whose_names_are_not_valid_ids(tmp_path: Path) -> None:
+    directory = tmp_path / "state"
+    store = JSONStore(directory)
+    store.save(ExecutionContext(workflow_id="ok"))
+    for bad in ["..json", "...json", ".json", "tab\there.json", "del\x7f.json", "a\\b.json"]:
+        (directory / bad).write_bytes(b"{}")
+    for good in ["....json", "v1.2.3.json", "a b.json", "é.json", "x:y.json"]:
+        (directory / good).write_bytes(b"{}")
+    assert store.list() == sorted(["ok", "...", "v1.2.3", "a b", "é", "x:y"])
