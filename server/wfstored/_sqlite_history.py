@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
-from wfstore._time import from_unix_nanos, to_unix_nanos, utc_now
+from wfstore._time import Timestamp, to_unix_nanos, utc_now, with_nanosecond
 from wfstore._types import ExecutionRecord, HistoryFilter, HistoryStats, Page
 from wfstore._validation import (
     check_duration,
@@ -163,7 +163,13 @@ def _format_nanos(nanos: int) -> str:
 
 def format_time(value: datetime) -> str:
     """Return the stored text of an aware datetime: UTC, nine fraction digits, ``Z``."""
-    return _format_nanos(to_unix_nanos(value))
+    moment = value if value.tzinfo is UTC else value.astimezone(UTC)  # keeps nanoseconds
+    nanos = moment.microsecond * 1000 + (moment.nanosecond if isinstance(moment, Timestamp) else 0)
+    # Not strftime: "%Y" does not pad years below 1000 on every platform.
+    return (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T"
+        f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}.{nanos:09d}Z"
+    )
 
 
 def parse_time(text: str) -> datetime:
@@ -175,8 +181,8 @@ def parse_time(text: str) -> datetime:
     if match is None:
         raise ValueError(f"{text!r} is not a time in the form YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ")
     year, month, day, hour, minute, second, fraction = (int(part) for part in match.groups())
-    whole = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
-    return from_unix_nanos(to_unix_nanos(whole) + fraction)
+    micros, nanos = divmod(fraction, 1000)
+    return with_nanosecond(datetime(year, month, day, hour, minute, second, micros, UTC), nanos)
 
 
 def _timedelta_nanos(value: timedelta) -> int:
