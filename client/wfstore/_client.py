@@ -51,9 +51,9 @@ class Client:
             *channel_options,
         ]
         self._channel = grpc.insecure_channel(target, options=options)
-        invoker = Invoker(timeout=timeout, retry=retry or RetryPolicy())
-        self.state = RemoteStateStore(self._channel, invoker)
-        self.history = RemoteHistoryStore(self._channel, invoker)
+        invoker = Invoker(self._channel, timeout=timeout, retry=retry or RetryPolicy())
+        self.state = RemoteStateStore(invoker)
+        self.history = RemoteHistoryStore(invoker)
 
     @property
     def target(self) -> str:

@@ -1,78 +1,142 @@
-"""Runs one unary RPC: deadline, retries and error mapping, in one place for every call."""
+"""Runs operations over a channel: deadlines, retries and error mapping, for both clients.
+
+:class:`Attempts` holds the whole policy and is shared; :class:`Invoker` (blocking) and
+:class:`AsyncInvoker` (asyncio) only differ in how they wait. Every ``grpc.RpcError`` leaves
+here as a :class:`~wfstore.errors.StoreError`; callers never see gRPC's exceptions.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Callable
 from typing import Any, TypeVar
 
 import grpc
+import grpc.aio
 
+from wfstore._operations import Operation
 from wfstore._retry import RetryPolicy
 from wfstore._status import error_for_status
-from wfstore.errors import DeadlineExceededError, StoreError
+from wfstore.errors import DeadlineExceededError
 
-__all__ = ["Invoker", "NotFound"]
+__all__ = ["AsyncInvoker", "Attempts", "Invoker"]
 
 _log = logging.getLogger("wfstore.client")
-ResponseT = TypeVar("ResponseT")
+ResultT = TypeVar("ResultT")
 
 
-class NotFound(Exception):  # noqa: N818 (a signal, not an error users see)
-    """Raised by :meth:`Invoker.call` for NOT_FOUND so the caller can map it to ``None``."""
+class _NotFound(Exception):  # noqa: N818 (a signal, never seen by users)
+    """NOT_FOUND for an operation where it means ``None``."""
 
 
-class Invoker:
-    """Calls stub methods with the client's deadline and retry policy.
+class Attempts:
+    """The attempts of one call: how long each may take, and what a failure leads to."""
 
-    Every ``grpc.RpcError`` leaves here as a :class:`~wfstore.errors.StoreError` (or
-    :class:`NotFound`); callers never see gRPC's exceptions.
-    """
-
-    def __init__(self, *, timeout: float | None, retry: RetryPolicy) -> None:
-        """Use ``timeout`` seconds per call (all attempts together; None: no deadline)."""
+    def __init__(self, op: Operation[Any], timeout: float | None, retry: RetryPolicy) -> None:
+        """Allow ``timeout`` seconds over all attempts (None: no deadline)."""
+        self._op = op
         self._timeout = timeout
         self._retry = retry
+        self._deadline = None if timeout is None else time.monotonic() + timeout
+        self._limit = retry.max_attempts if op.idempotent else 1
+        self.number = 1
 
-    def call(
-        self,
-        method: Callable[..., ResponseT],
-        request: Any,  # noqa: ANN401 (any request message)
-        *,
-        name: str,
-        idempotent: bool,
-    ) -> ResponseT:
-        """Return ``method(request)``'s response, retrying UNAVAILABLE if ``idempotent``."""
-        deadline = None if self._timeout is None else time.monotonic() + self._timeout
-        attempts = self._retry.max_attempts if idempotent else 1
-        for attempt in range(1, attempts + 1):
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                raise DeadlineExceededError(f"{name}: deadline of {self._timeout}s exceeded")
-            try:
-                return method(request, timeout=remaining)
-            except grpc.RpcError as exc:
-                code, details = _status_of(exc)
-                if code is grpc.StatusCode.NOT_FOUND:
-                    raise NotFound(details) from None
-                if code is not grpc.StatusCode.UNAVAILABLE or attempt == attempts:
-                    raise _error(name, code, details) from None
-                pause = self._retry.backoff(attempt)
-                if deadline is not None:
-                    pause = min(pause, max(0.0, deadline - time.monotonic()))
-                _log.info("%s: UNAVAILABLE (%s); retry %d in %.3fs", name, details, attempt, pause)
-                time.sleep(pause)
-        raise AssertionError("unreachable")  # pragma: no cover
+    def remaining(self) -> float | None:
+        """Return the seconds left for the next attempt; raise if there are none."""
+        if self._deadline is None:
+            return None
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise DeadlineExceededError(f"{self._op.name}: deadline of {self._timeout}s exceeded")
+        return left
+
+    def failed(self, exc: grpc.RpcError) -> float:
+        """Return how long to wait before retrying, or raise the error the caller must see."""
+        code, details = _status_of(exc)
+        if code is grpc.StatusCode.NOT_FOUND and self._op.none_if_not_found:
+            raise _NotFound(details) from None
+        if code is not grpc.StatusCode.UNAVAILABLE or self.number >= self._limit:
+            if code is grpc.StatusCode.DEADLINE_EXCEEDED:
+                raise DeadlineExceededError(f"{self._op.name}: {details}") from None
+            raise error_for_status(code, details) from None
+        pause = self._retry.backoff(self.number)
+        if self._deadline is not None:
+            pause = min(pause, max(0.0, self._deadline - time.monotonic()))
+        _log.info(
+            "%s: UNAVAILABLE (%s); retry %d in %.3fs", self._op.name, details, self.number, pause
+        )
+        self.number += 1
+        return pause
 
 
 def _status_of(exc: grpc.RpcError) -> tuple[grpc.StatusCode, str]:
-    code = exc.code() if isinstance(exc, grpc.Call) else grpc.StatusCode.UNKNOWN
-    details = (exc.details() if isinstance(exc, grpc.Call) else None) or str(exc)
-    return code, details
+    if isinstance(exc, grpc.Call | grpc.aio.AioRpcError):
+        return exc.code(), exc.details() or exc.code().name
+    return grpc.StatusCode.UNKNOWN, str(exc)
 
 
-def _error(name: str, code: grpc.StatusCode, details: str) -> StoreError:
-    if code is grpc.StatusCode.DEADLINE_EXCEEDED:
-        return DeadlineExceededError(f"{name}: {details}")
-    return error_for_status(code, details)
+def _callable(channel: Any, op: Operation[Any]) -> Any:  # noqa: ANN401 (sync or aio channel)
+    return channel.unary_unary(
+        op.path,
+        request_serializer=lambda message: message.SerializeToString(),
+        response_deserializer=op.reply_type.FromString,
+    )
+
+
+class Invoker:
+    """Runs operations on a blocking channel."""
+
+    def __init__(self, channel: grpc.Channel, *, timeout: float | None, retry: RetryPolicy) -> None:
+        """Call over ``channel`` with a per-call ``timeout`` (s) and ``retry`` policy."""
+        self._channel = channel
+        self._timeout = timeout
+        self._retry = retry
+        self._methods: dict[str, Any] = {}
+
+    def call(self, op: Operation[ResultT], *args: object) -> ResultT:
+        """Validate ``args``, run ``op`` and return its result."""
+        request = op.build(*args)
+        method = self._methods.get(op.path) or self._methods.setdefault(
+            op.path, _callable(self._channel, op)
+        )
+        attempts = Attempts(op, self._timeout, self._retry)
+        while True:
+            try:
+                return op.read(method(request, timeout=attempts.remaining()))
+            except grpc.RpcError as exc:
+                try:
+                    pause = attempts.failed(exc)
+                except _NotFound:
+                    return None  # type: ignore[return-value]  # only ops that allow None
+            time.sleep(pause)
+
+
+class AsyncInvoker:
+    """Runs operations on an asyncio channel."""
+
+    def __init__(
+        self, channel: grpc.aio.Channel, *, timeout: float | None, retry: RetryPolicy
+    ) -> None:
+        """Call over ``channel`` with a per-call ``timeout`` (s) and ``retry`` policy."""
+        self._channel = channel
+        self._timeout = timeout
+        self._retry = retry
+        self._methods: dict[str, Any] = {}
+
+    async def call(self, op: Operation[ResultT], *args: object) -> ResultT:
+        """Validate ``args``, run ``op`` and return its result."""
+        request = op.build(*args)
+        method = self._methods.get(op.path) or self._methods.setdefault(
+            op.path, _callable(self._channel, op)
+        )
+        attempts = Attempts(op, self._timeout, self._retry)
+        while True:
+            try:
+                return op.read(await method(request, timeout=attempts.remaining()))
+            except grpc.RpcError as exc:
+                try:
+                    pause = attempts.failed(exc)
+                except _NotFound:
+                    return None  # type: ignore[return-value]  # only ops that allow None
+            await asyncio.sleep(pause)

@@ -6,13 +6,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
+from async_bridge import Blocking, LoopThread
 from daemon_process import Daemon, start_daemon
-from wfstore import Client, HistoryStore, StateStore
+from wfstore import HistoryStore, StateStore, aio
 from wfstored import JSONStore, SQLiteHistoryStore
 
-IMPLEMENTATIONS = ["embedded", "daemon-tcp", "daemon-unix"]
+IMPLEMENTATIONS = ["embedded", "daemon-tcp", "daemon-unix", "daemon-aio"]
 
 
 @dataclass
@@ -34,14 +37,37 @@ class HistoryTarget:
 
 
 @contextmanager
-def _daemon_client(implementation: str, tmp_path: Path) -> Iterator[tuple[Daemon, Client]]:
-    """A fresh daemon and a client on the transport ``daemon-tcp`` or ``daemon-unix`` names."""
+def _daemon_client(implementation: str, tmp_path: Path) -> Iterator[tuple[Daemon, Any]]:
+    """A fresh daemon and a client: blocking over ``tcp`` or ``unix``, or asyncio (``aio``).
+
+    The asyncio client runs on a loop in another thread, behind a blocking facade, so the same
+    tests exercise it.
+    """
     daemon = start_daemon(tmp_path / "data")
-    client = daemon.client(implementation.removeprefix("daemon-"), timeout=10)
+    transport = implementation.removeprefix("daemon-")
     try:
-        yield daemon, client
+        if transport != "aio":
+            with daemon.client(transport, timeout=10) as client:
+                yield daemon, client
+            return
+        loop = LoopThread()
+
+        async def connect() -> aio.Client:
+            return aio.Client(daemon.tcp_target, timeout=10)
+
+        async_client = loop.run(connect())
+        try:
+            yield (
+                daemon,
+                SimpleNamespace(
+                    state=Blocking(async_client.state, loop),
+                    history=Blocking(async_client.history, loop),
+                ),
+            )
+        finally:
+            loop.run(async_client.close())
+            loop.close()
     finally:
-        client.close()
         assert daemon.stop() == 0, daemon.stderr()
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
-from wfstore import _remote
+from wfstore import _aio_client, _operations, _remote
 from wfstore.v1 import history_pb2, state_pb2
 from wfstored import _servicers
 
@@ -38,3 +40,27 @@ def test_servicer_and_client_cover_every_rpc(
     assert _public(servicer) == rpcs
     assert set(CLIENT_METHOD_FOR_RPC[service]) == rpcs
     assert _public(client) - CLIENT_HELPERS == set(CLIENT_METHOD_FOR_RPC[service].values())
+
+
+@pytest.mark.parametrize(
+    ("blocking", "asyncio_"),
+    [
+        (_remote.RemoteStateStore, _aio_client.AsyncStateStore),
+        (_remote.RemoteHistoryStore, _aio_client.AsyncHistoryStore),
+    ],
+)
+def test_the_asyncio_client_has_the_same_surface(blocking: type, asyncio_: type) -> None:
+    assert _public(asyncio_) == _public(blocking)
+    for name in _public(blocking) - {"close"}:
+        assert inspect.iscoroutinefunction(getattr(asyncio_, name)), name
+        assert (
+            inspect.signature(getattr(asyncio_, name)).parameters.keys()
+            == inspect.signature(getattr(blocking, name)).parameters.keys()
+        )
+
+
+def test_every_operation_is_used_by_both_clients() -> None:
+    defined = {name for name in _operations.__all__ if name != "Operation"}
+    for module in (_remote, _aio_client):
+        source = inspect.getsource(module)
+        assert {name for name in defined if f"ops.{name}" in source} == defined, module

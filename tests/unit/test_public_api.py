@@ -8,6 +8,7 @@ import sys
 
 import pytest
 import wfstore
+import wfstore.aio
 import wfstore.errors
 import wfstored
 
@@ -41,6 +42,10 @@ def test_wfstore_exports() -> None:
     ]
     for name in wfstore.__all__:
         assert getattr(wfstore, name) is not None
+
+
+def test_wfstore_aio_exports() -> None:
+    assert wfstore.aio.__all__ == ["AsyncHistoryStore", "AsyncStateStore", "Client"]
 
 
 def test_wfstored_exports() -> None:

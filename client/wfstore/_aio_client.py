@@ -1,0 +1,199 @@
+"""The asyncio client: the same surface as :class:`wfstore.Client`, with ``async`` methods.
+
+It runs the same :mod:`~wfstore._operations` through the same retry and error policy as the
+blocking client; only the waiting differs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from types import TracebackType
+from typing import Any, Self
+
+import grpc
+import grpc.aio
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from wfstore import _operations as ops
+from wfstore._client import DEFAULT_MAX_MESSAGE_BYTES
+from wfstore._invoker import AsyncInvoker
+from wfstore._remote import Handle
+from wfstore._retry import RetryPolicy
+from wfstore._types import ExecutionContext, ExecutionRecord, HistoryFilter, HistoryStats, Page
+from wfstore.errors import DeadlineExceededError
+
+__all__ = ["AsyncHistoryStore", "AsyncStateStore", "Client"]
+
+
+class AsyncStateStore(Handle):
+    """The execution-state store of a wfstored daemon, for asyncio code."""
+
+    _what = "state"
+
+    def __init__(self, invoker: AsyncInvoker) -> None:
+        """Run calls through ``invoker``."""
+        super().__init__()
+        self._invoker = invoker
+
+    async def save(self, state: ExecutionContext) -> None:
+        """Store ``state`` durably under its workflow id, replacing any previous state."""
+        self._check_open()
+        await self._invoker.call(ops.SAVE, state)
+
+    async def load(self, workflow_id: str) -> ExecutionContext | None:
+        """Return the state stored under ``workflow_id``, or ``None`` if there is none."""
+        self._check_open()
+        return await self._invoker.call(ops.LOAD, workflow_id)
+
+    async def delete(self, workflow_id: str) -> None:
+        """Delete the state stored under ``workflow_id``; a missing id is not an error."""
+        self._check_open()
+        await self._invoker.call(ops.DELETE, workflow_id)
+
+    async def list(self) -> list[str]:
+        """Return every workflow id that has a stored state, sorted (follows all pages)."""
+        page = await self.list_page()
+        ids = list(page.items)
+        while page.next_page_token:
+            page = await self.list_page(page_token=page.next_page_token)
+            ids.extend(page.items)
+        return ids
+
+    async def list_page(self, page_size: int = 0, page_token: str = "") -> Page[str]:
+        """Return one page of sorted workflow ids, starting where ``page_token`` left off."""
+        self._check_open()
+        return await self._invoker.call(ops.LIST_STATES, page_size, page_token)
+
+
+class AsyncHistoryStore(Handle):
+    """The execution-history store of a wfstored daemon, for asyncio code."""
+
+    _what = "history"
+
+    def __init__(self, invoker: AsyncInvoker) -> None:
+        """Run calls through ``invoker``."""
+        super().__init__()
+        self._invoker = invoker
+
+    async def record(self, record: ExecutionRecord) -> None:
+        """Store ``record``; the same id with identical content again is a no-op (retry-safe)."""
+        self._check_open()
+        await self._invoker.call(ops.RECORD, record)
+
+    async def record_batch(self, records: Sequence[ExecutionRecord]) -> None:
+        """Store all of ``records`` (at most 10000) in one transaction, or none of them."""
+        self._check_open()
+        await self._invoker.call(ops.RECORD_BATCH, records)
+
+    async def list(self, history_filter: HistoryFilter) -> list[ExecutionRecord]:
+        """Return up to ``history_filter.limit`` (0: 20) matching records, newest first."""
+        page = await self.list_page(history_filter)
+        records = list(page.items)
+        while page.next_page_token:
+            page = await self.list_page(history_filter, page_token=page.next_page_token)
+            records.extend(page.items)
+        return records
+
+    async def list_page(
+        self, history_filter: HistoryFilter, page_size: int = 0, page_token: str = ""
+    ) -> Page[ExecutionRecord]:
+        """Return one page of what ``list`` returns, starting where ``page_token`` left off."""
+        self._check_open()
+        return await self._invoker.call(ops.LIST_HISTORY, history_filter, page_size, page_token)
+
+    async def get_stats(self, history_filter: HistoryFilter) -> HistoryStats:
+        """Return aggregates over every matching record (the filter's limit is ignored)."""
+        self._check_open()
+        return await self._invoker.call(ops.GET_STATS, history_filter)
+
+    async def cleanup(self, older_than: timedelta) -> int:
+        """Delete records completed before ``now - older_than``; return how many (not retried)."""
+        self._check_open()
+        return await self._invoker.call(ops.CLEANUP, older_than)
+
+
+class Client:
+    """An asyncio connection to a wfstored daemon; use ``async with``, or ``await close()``.
+
+    ``target`` is ``host:port`` or ``unix:///path/to.sock``. Create it inside a running event
+    loop. Connecting is lazy, as for :class:`wfstore.Client`.
+    """
+
+    state: AsyncStateStore
+    """The execution-state store."""
+    history: AsyncHistoryStore
+    """The execution-history store."""
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        channel_options: Sequence[tuple[str, Any]] = (),
+    ) -> None:
+        """Prepare a channel to ``target``; ``timeout`` is the per-call deadline in seconds."""
+        self._target = target
+        options = [
+            ("grpc.max_send_message_length", max_message_bytes),
+            ("grpc.max_receive_message_length", max_message_bytes),
+            *channel_options,
+        ]
+        self._channel = grpc.aio.insecure_channel(target, options=options)
+        invoker = AsyncInvoker(self._channel, timeout=timeout, retry=retry or RetryPolicy())
+        self.state = AsyncStateStore(invoker)
+        self.history = AsyncHistoryStore(invoker)
+
+    @property
+    def target(self) -> str:
+        """The address this client talks to."""
+        return self._target
+
+    async def wait_until_ready(self, timeout: float) -> None:  # noqa: ASYNC109 (as Client)
+        """Wait until the daemon answers its health check as SERVING, for up to ``timeout`` s.
+
+        Raises :class:`~wfstore.errors.DeadlineExceededError` if it does not in time.
+        """
+        health = health_pb2_grpc.HealthStub(self._channel)
+        deadline = time.monotonic() + timeout
+        last = "no answer"
+        while (remaining := deadline - time.monotonic()) > 0:
+            try:
+                reply = await health.Check(
+                    health_pb2.HealthCheckRequest(), timeout=remaining, wait_for_ready=True
+                )
+            except grpc.aio.AioRpcError as exc:
+                last = exc.code().name
+                if exc.code() is grpc.StatusCode.DEADLINE_EXCEEDED:
+                    break
+            else:
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+                last = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+            await asyncio.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+        raise DeadlineExceededError(
+            f"wfstored at {self._target} was not ready within {timeout}s ({last})"
+        )
+
+    async def close(self) -> None:
+        """Close both handles and the channel. Idempotent."""
+        self.state.close()
+        self.history.close()
+        await self._channel.close(None)
+
+    async def __aenter__(self) -> Self:
+        """Return the client itself."""
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close the client."""
+        await self.close()

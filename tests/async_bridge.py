@@ -1,0 +1,52 @@
+"""Drive the asyncio client from blocking tests, so the contract suite runs against it too."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
+
+ResultT = TypeVar("ResultT")
+
+
+class LoopThread:
+    """An event loop running in a thread of its own."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+
+    def run(self, coroutine: Coroutine[Any, Any, ResultT]) -> ResultT:
+        """Run ``coroutine`` on the loop and return its result (or raise its exception)."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
+
+    def close(self) -> None:
+        """Stop the loop and its thread."""
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join()
+        self.loop.close()
+
+
+class Blocking:
+    """Calls the async methods of ``target`` as if they were blocking ones."""
+
+    def __init__(self, target: object, loop: LoopThread) -> None:
+        self._target = target
+        self._loop = loop
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        method = getattr(self._target, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            result = method(*args, **kwargs)
+            if isinstance(result, Awaitable):
+                return self._loop.run(_awaited(result))
+            return result
+
+        return call
+
+
+async def _awaited(awaitable: Awaitable[ResultT]) -> ResultT:
+    return await awaitable
