@@ -11,9 +11,14 @@ Conventions shared by every message in this package:
 - Times are google.protobuf.Timestamp in UTC with nanosecond precision. An unset timestamp
   means "not set" (awf's Go zero time, 0001-01-01T00:00:00Z, in the state files).
 - Arbitrary JSON (inputs, step responses, data, loop items) travels as google.protobuf.Struct
-  or google.protobuf.Value. JSON numbers are IEEE-754 doubles, as in Go and JavaScript:
-  integers are exact up to 2^53 in magnitude and larger ones are rejected; NaN and infinities
-  are rejected. Objects and arrays nest at most 20 levels deep.
+  or google.protobuf.Value. JSON numbers are IEEE-754 doubles, as in Go and JavaScript, so
+  3 and 3.0 are the same number and integers are exact only up to 2^53 in magnitude: the
+  Python client refuses an integer beyond that (it could not travel exactly), and a whole
+  double beyond it is kept as a double. NaN and infinities are INVALID_ARGUMENT. Objects and
+  arrays nest at most 20 levels deep. The key order of objects is not kept.
+- int64 fields (token counts, durations, counts) are exact 64-bit integers. JavaScript numbers
+  are not, so JavaScript callers should read them as strings (protobufjs: longs: String), as
+  the protobuf JSON mapping writes them.
 - Strings are UTF-8.
 - Workflow ids are 1 to 250 UTF-8 bytes and contain no '/', '\\', NUL, other C0 control
   character or DEL, and are not exactly "." or "..". Ids such as "v1.2.3" or "a b" are valid.

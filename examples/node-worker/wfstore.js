@@ -1,0 +1,741 @@
+'use strict';
+/**
+ * A small Node.js client for wfstored, built at run time from the contract in the repo's
+ * `protos/` directory with @grpc/proto-loader (no generated code).
+ *
+ * Domain values are plain objects with the proto's snake_case field names. The library converts
+ * them to and from the wire so that nothing is lost on the way:
+ *
+ * - int64 fields (tokens_*, total_tokens, duration_ms, stats, deleted_count, Timestamp.seconds)
+ *   are decimal strings: a JS number is exact only up to 2^53. Inputs may be strings, bigints or
+ *   safe-integer numbers; anything else is a RangeError, never a silent wrap or truncation.
+ * - JSON (inputs, response, data, json, loop item) is plain JS values; google.protobuf.Struct and
+ *   Value are encoded and decoded by toStruct/fromStruct and toValue/fromValue.
+ * - Times are `{seconds: string, nanos: number}` (nanosecond precision, as on the wire); a
+ *   missing time is `null`. Date objects and RFC 3339 strings are accepted on input.
+ * - Statuses are awf's strings: '', 'pending', 'running', 'completed', 'failed', 'cancelled'.
+ * - Message fields that are unset on the wire (response, data, json, conversation, times,
+ *   current_loop, loop parent) are `null`; an empty object `{}` is a present, empty Struct.
+ */
+
+const path = require('node:path');
+const grpc = require('@grpc/grpc-js');
+const protoLoader = require('@grpc/proto-loader');
+
+/** The directory holding the contract: `<repo>/protos`, resolved from this file. */
+const PROTO_ROOT = path.join(__dirname, '..', '..', 'protos');
+
+/** The contract files, relative to PROTO_ROOT. */
+const PROTO_FILES = Object.freeze(['wfstore/v1/state.proto', 'wfstore/v1/history.proto']);
+
+/**
+ * proto-loader options, chosen so that wire values reach JS without loss:
+ * - keepCase: field names stay snake_case, as in the .proto files (and in Python and grpcurl).
+ *   The well-known types are protobufjs's bundled copies, whose fields are camelCase anyway
+ *   (Value.numberValue, Value.structValue, ...), whatever keepCase says.
+ * - longs: String: int64 values decode as decimal strings instead of lossy numbers or Long.
+ * - enums: String: enum values decode as their names ('EXECUTION_STATUS_RUNNING'); a number
+ *   this contract does not know decodes as a number.
+ * - defaults: true: unset scalars decode as their zero value, unset message fields as null
+ *   (so presence of a message field stays visible), repeated and map fields as [] and {}.
+ * - oneofs: true: a decoded Value carries `kind`, the name of the member that is set.
+ */
+const LOADER_OPTIONS = Object.freeze({
+  keepCase: true,
+  longs: String,
+  enums: String,
+  defaults: true,
+  oneofs: true,
+  includeDirs: [PROTO_ROOT],
+});
+
+const STATUS_PREFIX = 'EXECUTION_STATUS_';
+const STATUSES = Object.freeze(['', 'pending', 'running', 'completed', 'failed', 'cancelled']);
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+const INT32_MIN = -(2 ** 31);
+const INT32_MAX = 2 ** 31 - 1;
+const MAX_EXACT_JSON_INTEGER = 2n ** 53n;
+
+let contract = null;
+
+/**
+ * Load the wfstore.v1 contract from `protos/` (once) and return the gRPC service constructors.
+ * @returns {{StateService: grpc.ServiceClientConstructor,
+ *   HistoryService: grpc.ServiceClientConstructor}}
+ */
+function loadContract() {
+  if (contract === null) {
+    const definition = protoLoader.loadSync([...PROTO_FILES], LOADER_OPTIONS);
+    const v1 = grpc.loadPackageDefinition(definition).wfstore.v1;
+    contract = { StateService: v1.StateService, HistoryService: v1.HistoryService };
+  }
+  return contract;
+}
+
+// --- errors --------------------------------------------------------------------------------
+
+/** A failed call: `code` is the gRPC status name (e.g. 'NOT_FOUND'), `details` its message. */
+class WfstoreError extends Error {
+  /**
+   * @param {string} code the gRPC status code name
+   * @param {string} details the status message sent by the daemon
+   * @param {string} method the RPC that failed, e.g. 'StateService.Load'
+   */
+  constructor(code, details, method) {
+    super(`${method}: ${code}: ${details}`);
+    this.name = 'WfstoreError';
+    this.code = code;
+    this.details = details;
+    this.method = method;
+  }
+}
+
+// --- scalars -------------------------------------------------------------------------------
+
+/**
+ * Return an int64 as a decimal string, for the wire. Accepts a bigint, a decimal string or a
+ * safe-integer number; throws RangeError for anything that would be rounded or wrapped.
+ * @param {string|number|bigint} value
+ * @param {string} [what] the field name, for the error message
+ * @returns {string}
+ */
+function toInt64(value, what = 'int64') {
+  let big;
+  if (typeof value === 'bigint') {
+    big = value;
+  } else if (typeof value === 'string' && /^-?\d+$/.test(value)) {
+    big = BigInt(value);
+  } else if (typeof value === 'number' && Number.isSafeInteger(value)) {
+    big = BigInt(value);
+  } else {
+    throw new RangeError(
+      `${what}: ${String(value)} is not an exact integer; pass a bigint or a decimal string`,
+    );
+  }
+  if (big < INT64_MIN || big > INT64_MAX) {
+    throw new RangeError(`${what}: ${big} is outside the int64 range`);
+  }
+  return big.toString();
+}
+
+function toInt32(value, what) {
+  if (!Number.isInteger(value) || value < INT32_MIN || value > INT32_MAX) {
+    throw new RangeError(`${what}: ${String(value)} is not an int32`);
+  }
+  return value;
+}
+
+/**
+ * Return an awf status string as the wire enum name ('running' -> 'EXECUTION_STATUS_RUNNING').
+ * @param {string} status one of '', 'pending', 'running', 'completed', 'failed', 'cancelled'
+ * @returns {string}
+ */
+function statusToWire(status) {
+  // protobufjs turns an unknown enum name into 0 without a word; refuse it here instead.
+  if (!STATUSES.includes(status)) {
+    throw new RangeError(
+      `status: ${JSON.stringify(status)} is not one of ${JSON.stringify(STATUSES)}`,
+    );
+  }
+  return STATUS_PREFIX + (status === '' ? 'UNSPECIFIED' : status.toUpperCase());
+}
+
+/**
+ * Return the awf status string of a wire enum value ('EXECUTION_STATUS_RUNNING' -> 'running').
+ * @param {string|number} wire the decoded enum: its name, or a number this contract lacks
+ * @returns {string}
+ */
+function statusFromWire(wire) {
+  if (typeof wire !== 'string' || !wire.startsWith(STATUS_PREFIX)) {
+    throw new RangeError(`status: unknown ExecutionStatus ${String(wire)}`);
+  }
+  const name = wire.slice(STATUS_PREFIX.length).toLowerCase();
+  return name === 'unspecified' ? '' : name;
+}
+
+// --- times ---------------------------------------------------------------------------------
+
+/**
+ * Return a google.protobuf.Timestamp for the wire, or null for "not set".
+ * @param {{seconds: string|number|bigint, nanos?: number}|Date|string|null|undefined} value
+ *   a `{seconds, nanos}` pair, a Date (millisecond precision) or an RFC 3339 string
+ * @param {string} [what] the field name, for the error message
+ * @returns {{seconds: string, nanos: number}|null}
+ */
+function toTimestamp(value, what = 'timestamp') {
+  if (value === null || value === undefined) return null;
+  if (value instanceof Date) return timestampFromDate(value);
+  if (typeof value === 'string') return timestampFromISO(value);
+  const nanos = value.nanos ?? 0;
+  if (!Number.isInteger(nanos) || nanos < 0 || nanos > 999_999_999) {
+    throw new RangeError(`${what}: nanos ${String(nanos)} is outside 0..999999999`);
+  }
+  return { seconds: toInt64(value.seconds, `${what}.seconds`), nanos };
+}
+
+/**
+ * Return the Timestamp of a Date (its milliseconds become nanos).
+ * @param {Date} date
+ * @returns {{seconds: string, nanos: number}}
+ */
+function timestampFromDate(date) {
+  const ms = BigInt(date.getTime());
+  const seconds = ms >= 0n ? ms / 1000n : -((-ms + 999n) / 1000n);
+  return { seconds: seconds.toString(), nanos: Number(ms - seconds * 1000n) * 1_000_000 };
+}
+
+/**
+ * Parse an RFC 3339 UTC time with up to nine fraction digits, e.g.
+ * '2025-06-02T12:05:07.123456789Z', into a Timestamp, keeping every digit.
+ * @param {string} text
+ * @returns {{seconds: string, nanos: number}}
+ */
+function timestampFromISO(text) {
+  const match = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?Z$/.exec(text);
+  const ms = match ? Date.parse(`${match[1]}Z`) : NaN;
+  // Date.parse rolls 2025-02-30 over to March; a valid time formats back to the same text.
+  if (Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 19) !== match[1]) {
+    throw new RangeError(`not an RFC 3339 UTC time: ${JSON.stringify(text)}`);
+  }
+  return {
+    seconds: (BigInt(ms) / 1000n).toString(),
+    nanos: Number((match[2] ?? '').padEnd(9, '0')),
+  };
+}
+
+/**
+ * Format a Timestamp as RFC 3339 UTC with all nine fraction digits.
+ * @param {{seconds: string, nanos: number}} stamp
+ * @returns {string}
+ */
+function timestampToISO(stamp) {
+  const whole = new Date(Number(BigInt(stamp.seconds) * 1000n)).toISOString().slice(0, 19);
+  return `${whole}.${String(stamp.nanos).padStart(9, '0')}Z`;
+}
+
+/**
+ * Return a google.protobuf.Duration of a number of seconds given as a decimal string or number
+ * (e.g. '86400', '-1.5', 0.25); seconds and nanos get the same sign, as the type requires.
+ * @param {string|number} seconds
+ * @returns {{seconds: string, nanos: number}}
+ */
+function durationFromSeconds(seconds) {
+  const text = typeof seconds === 'number' ? seconds.toFixed(9) : String(seconds);
+  const match = /^(-?)(\d+)(?:\.(\d{1,9}))?$/.exec(text);
+  if (!match) throw new RangeError(`not a number of seconds: ${JSON.stringify(text)}`);
+  const sign = match[1] === '-' ? -1n : 1n;
+  const nanos = sign * BigInt((match[3] ?? '').padEnd(9, '0'));
+  return { seconds: toInt64(sign * BigInt(match[2]), 'duration.seconds'), nanos: Number(nanos) };
+}
+
+// --- JSON: google.protobuf.Struct and Value --------------------------------------------------
+
+/**
+ * Return the google.protobuf.Value of a JSON value. Numbers travel as doubles: NaN and
+ * infinities are refused (RangeError), as is a bigint beyond ±2^53. Like JSON.stringify,
+ * `undefined` object members are left out and `undefined` array items become null.
+ * @param {*} value null, boolean, number, bigint, string, array or plain object
+ * @returns {object} a Value message with exactly one member of its `kind` oneof set
+ */
+function toValue(value) {
+  if (value === null || value === undefined) return { nullValue: 'NULL_VALUE' };
+  switch (typeof value) {
+    case 'boolean':
+      return { boolValue: value };
+    case 'string':
+      return { stringValue: value };
+    case 'number':
+      if (!Number.isFinite(value)) throw new RangeError(`${value} is not a JSON number`);
+      return { numberValue: value };
+    case 'bigint':
+      if (value > MAX_EXACT_JSON_INTEGER || value < -MAX_EXACT_JSON_INTEGER) {
+        throw new RangeError(`${value} is beyond ±2^53, which a JSON number cannot hold exactly`);
+      }
+      return { numberValue: Number(value) };
+    default:
+      if (Array.isArray(value)) return { listValue: { values: value.map(toValue) } };
+      return { structValue: toStruct(value) };
+  }
+}
+
+function isPlainObject(value) {
+  if (value === null || typeof value !== 'object') return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * Return the google.protobuf.Struct of a plain object.
+ * @param {Object<string, *>} object
+ * @returns {{fields: Object<string, object>}}
+ */
+function toStruct(object) {
+  if (!isPlainObject(object)) {
+    throw new TypeError(`expected a plain object, got ${Object.prototype.toString.call(object)}`);
+  }
+  const fields = Object.create(null);
+  for (const [key, item] of Object.entries(object)) {
+    if (item !== undefined) fields[key] = toValue(item);
+  }
+  return { fields };
+}
+
+const VALUE_KINDS = Object.freeze([
+  'nullValue',
+  'numberValue',
+  'stringValue',
+  'boolValue',
+  'structValue',
+  'listValue',
+]);
+
+/**
+ * Return the JSON value of a google.protobuf.Value, as decoded (its `kind` names the member
+ * that is set) or as built by toValue. A Value with no member set is null, as is `nullValue`.
+ * @param {object|null} message
+ * @returns {*}
+ */
+function fromValue(message) {
+  if (message === null || message === undefined) return null;
+  const kind = message.kind ?? VALUE_KINDS.find((name) => message[name] != null);
+  switch (kind) {
+    case 'numberValue':
+      return message.numberValue;
+    case 'stringValue':
+      return message.stringValue;
+    case 'boolValue':
+      return message.boolValue;
+    case 'structValue':
+      return fromStruct(message.structValue);
+    case 'listValue':
+      return (message.listValue.values ?? []).map(fromValue);
+    default:
+      return null;
+  }
+}
+
+/**
+ * Return the plain object of a decoded google.protobuf.Struct. Keys are copied as own data
+ * properties (Object.fromEntries), so a key such as "__proto__" stays a key.
+ * @param {{fields: Object<string, object>}} message
+ * @returns {Object<string, *>}
+ */
+function fromStruct(message) {
+  return Object.fromEntries(
+    Object.entries(message.fields ?? {}).map(([key, item]) => [key, fromValue(item)]),
+  );
+}
+
+const optionalStruct = (value) => (value === null || value === undefined ? null : toStruct(value));
+const optionalValue = (value) => (value === null || value === undefined ? null : toValue(value));
+const optionalFromStruct = (message) => (message === null ? null : fromStruct(message));
+
+// --- execution state -------------------------------------------------------------------------
+
+/**
+ * Return the wire form of an execution state (see the module comment for the value types).
+ * @param {object} state an ExecutionContext with snake_case fields; only workflow_id is required
+ * @returns {object} a wfstore.v1.ExecutionContext for proto-loader
+ */
+function encodeContext(state) {
+  const states = {};
+  for (const [key, step] of Object.entries(state.states ?? {})) {
+    states[key] = encodeStep(step, `states[${JSON.stringify(key)}]`);
+  }
+  return {
+    workflow_id: state.workflow_id,
+    workflow_name: state.workflow_name ?? '',
+    parent_run_id: state.parent_run_id ?? '',
+    status: statusToWire(state.status ?? 'pending'),
+    current_step: state.current_step ?? '',
+    exit_code: toInt32(state.exit_code ?? 0, 'exit_code'),
+    inputs: toStruct(state.inputs ?? {}),
+    states,
+    env: { ...(state.env ?? {}) },
+    started_at: toTimestamp(state.started_at, 'started_at'),
+    updated_at: toTimestamp(state.updated_at, 'updated_at'),
+    completed_at: toTimestamp(state.completed_at, 'completed_at'),
+    current_loop: encodeLoop(state.current_loop, 'current_loop'),
+    call_stack: [...(state.call_stack ?? [])],
+  };
+}
+
+function encodeStep(step, where) {
+  const conversation = step.conversation ?? null;
+  return {
+    name: step.name ?? '',
+    status: statusToWire(step.status ?? ''),
+    output: step.output ?? '',
+    stderr: step.stderr ?? '',
+    exit_code: toInt32(step.exit_code ?? 0, `${where}.exit_code`),
+    attempt: toInt32(step.attempt ?? 0, `${where}.attempt`),
+    error: step.error ?? '',
+    started_at: toTimestamp(step.started_at, `${where}.started_at`),
+    completed_at: toTimestamp(step.completed_at, `${where}.completed_at`),
+    response: optionalStruct(step.response),
+    json: optionalValue(step.json),
+    conversation:
+      conversation === null
+        ? null
+        : {
+            session_id: conversation.session_id ?? '',
+            turns: (conversation.turns ?? []).map((turn, index) => ({
+              role: turn.role ?? '',
+              content: turn.content ?? '',
+              tokens: toInt64(turn.tokens ?? 0, `${where}.conversation.turns[${index}].tokens`),
+            })),
+            total_turns: toInt32(
+              conversation.total_turns ?? 0,
+              `${where}.conversation.total_turns`,
+            ),
+            total_tokens: toInt64(
+              conversation.total_tokens ?? 0,
+              `${where}.conversation.total_tokens`,
+            ),
+            stopped_by: conversation.stopped_by ?? '',
+          },
+    tokens_used: toInt64(step.tokens_used ?? 0, `${where}.tokens_used`),
+    tokens_input: toInt64(step.tokens_input ?? 0, `${where}.tokens_input`),
+    tokens_output: toInt64(step.tokens_output ?? 0, `${where}.tokens_output`),
+    tokens_estimated: Boolean(step.tokens_estimated),
+    output_path: step.output_path ?? '',
+    stderr_path: step.stderr_path ?? '',
+    truncated: Boolean(step.truncated),
+    data: optionalStruct(step.data),
+  };
+}
+
+function encodeLoop(loop, where) {
+  if (loop === null || loop === undefined) return null;
+  return {
+    item: optionalValue(loop.item),
+    index: toInt32(loop.index ?? 0, `${where}.index`),
+    first: Boolean(loop.first),
+    last: Boolean(loop.last),
+    length: toInt32(loop.length ?? 0, `${where}.length`),
+    parent: encodeLoop(loop.parent, `${where}.parent`),
+  };
+}
+
+/**
+ * Return the domain form of a decoded wire execution state.
+ * @param {object} message a wfstore.v1.ExecutionContext as proto-loader decodes it
+ * @returns {object}
+ */
+function decodeContext(message) {
+  const states = {};
+  for (const [key, step] of Object.entries(message.states)) states[key] = decodeStep(step);
+  return {
+    workflow_id: message.workflow_id,
+    workflow_name: message.workflow_name,
+    parent_run_id: message.parent_run_id,
+    status: statusFromWire(message.status),
+    current_step: message.current_step,
+    exit_code: message.exit_code,
+    inputs: message.inputs === null ? {} : fromStruct(message.inputs),
+    states,
+    env: { ...message.env },
+    started_at: message.started_at,
+    updated_at: message.updated_at,
+    completed_at: message.completed_at,
+    current_loop: decodeLoop(message.current_loop),
+    call_stack: message.call_stack,
+  };
+}
+
+function decodeStep(message) {
+  const wire = message.conversation;
+  return {
+    name: message.name,
+    status: statusFromWire(message.status),
+    output: message.output,
+    stderr: message.stderr,
+    exit_code: message.exit_code,
+    attempt: message.attempt,
+    error: message.error,
+    started_at: message.started_at,
+    completed_at: message.completed_at,
+    response: optionalFromStruct(message.response),
+    json: fromValue(message.json),
+    conversation:
+      wire === null
+        ? null
+        : {
+            session_id: wire.session_id,
+            turns: wire.turns.map(({ role, content, tokens }) => ({ role, content, tokens })),
+            total_turns: wire.total_turns,
+            total_tokens: wire.total_tokens,
+            stopped_by: wire.stopped_by,
+          },
+    tokens_used: message.tokens_used,
+    tokens_input: message.tokens_input,
+    tokens_output: message.tokens_output,
+    tokens_estimated: message.tokens_estimated,
+    output_path: message.output_path,
+    stderr_path: message.stderr_path,
+    truncated: message.truncated,
+    data: optionalFromStruct(message.data),
+  };
+}
+
+function decodeLoop(message) {
+  if (message === null) return null;
+  return {
+    item: fromValue(message.item),
+    index: message.index,
+    first: message.first,
+    last: message.last,
+    length: message.length,
+    parent: decodeLoop(message.parent),
+  };
+}
+
+// --- history -------------------------------------------------------------------------------
+
+/**
+ * Return the wire form of a history record.
+ * @param {object} record an ExecutionRecord with snake_case fields; duration_ms is an int64
+ * @returns {object}
+ */
+function encodeRecord(record) {
+  return {
+    id: record.id,
+    workflow_id: record.workflow_id ?? '',
+    workflow_name: record.workflow_name ?? '',
+    status: record.status ?? '',
+    exit_code: toInt32(record.exit_code ?? 0, 'exit_code'),
+    started_at: toTimestamp(record.started_at, 'started_at'),
+    completed_at: toTimestamp(record.completed_at, 'completed_at'),
+    duration_ms: toInt64(record.duration_ms ?? 0, 'duration_ms'),
+    error_message: record.error_message ?? '',
+  };
+}
+
+/**
+ * Return the wire form of a history filter.
+ * @param {{workflow_name?: string, status?: string, since?: *, until?: *, limit?: number}} filter
+ * @returns {object}
+ */
+function encodeFilter(filter = {}) {
+  return {
+    workflow_name: filter.workflow_name ?? '',
+    status: filter.status ?? '',
+    since: toTimestamp(filter.since, 'since'),
+    until: toTimestamp(filter.until, 'until'),
+    limit: toInt32(filter.limit ?? 0, 'limit'),
+  };
+}
+
+// --- the client ----------------------------------------------------------------------------
+
+/** A connection to wfstored, with the StateService and HistoryService calls as promises. */
+class WfstoreClient {
+  /**
+   * @param {string} target 'host:port' or 'unix:///path/to.sock'
+   * @param {{timeoutMs?: number, channelOptions?: object}} [options] the per-call deadline
+   *   (default 10 s) and extra grpc-js channel options
+   */
+  constructor(target, { timeoutMs = 10_000, channelOptions = {} } = {}) {
+    const { StateService, HistoryService } = loadContract();
+    const credentials = grpc.credentials.createInsecure();
+    const options = {
+      'grpc.max_send_message_length': 16 * 1024 * 1024,
+      'grpc.max_receive_message_length': 16 * 1024 * 1024,
+      ...channelOptions,
+    };
+    this.target = target;
+    this.timeoutMs = timeoutMs;
+    this.stubs = { state: new StateService(target, credentials, options) };
+    // Both stubs share one channel, as the Python client does.
+    this.stubs.history = new HistoryService(target, credentials, {
+      ...options,
+      channelOverride: this.stubs.state.getChannel(),
+    });
+  }
+
+  /**
+   * Make one unary call on the raw wire messages and resolve with the raw reply.
+   * @param {'state'|'history'} service
+   * @param {string} method e.g. 'Load'
+   * @param {object} request the wire request message
+   * @returns {Promise<object>} rejects with a WfstoreError
+   */
+  call(service, method, request) {
+    const stub = this.stubs[service];
+    const name = `${service === 'state' ? 'StateService' : 'HistoryService'}.${method}`;
+    return new Promise((resolve, reject) => {
+      const deadline = new Date(Date.now() + this.timeoutMs);
+      stub[method](request, { deadline }, (error, reply) => {
+        if (error) {
+          reject(
+            new WfstoreError(grpc.status[error.code] ?? String(error.code), error.details, name),
+          );
+        } else {
+          resolve(reply);
+        }
+      });
+    });
+  }
+
+  /**
+   * Save an execution state, replacing the one stored under its workflow_id.
+   * @param {object} state
+   * @returns {Promise<void>}
+   */
+  async saveState(state) {
+    await this.call('state', 'Save', { state: encodeContext(state) });
+  }
+
+  /**
+   * Load the execution state stored under an id, or null when there is none (NOT_FOUND).
+   * @param {string} workflowId
+   * @returns {Promise<object|null>}
+   */
+  async loadState(workflowId) {
+    try {
+      const reply = await this.call('state', 'Load', { workflow_id: workflowId });
+      return decodeContext(reply.state);
+    } catch (error) {
+      if (error instanceof WfstoreError && error.code === 'NOT_FOUND') return null;
+      throw error;
+    }
+  }
+
+  /**
+   * Delete the state stored under an id; a missing id is not an error.
+   * @param {string} workflowId
+   * @returns {Promise<void>}
+   */
+  async deleteState(workflowId) {
+    await this.call('state', 'Delete', { workflow_id: workflowId });
+  }
+
+  /**
+   * Return one page of stored workflow ids, in ascending byte order.
+   * @param {{pageSize?: number, pageToken?: string}} [page]
+   * @returns {Promise<{items: string[], next_page_token: string}>}
+   */
+  async listStatesPage({ pageSize = 0, pageToken = '' } = {}) {
+    const reply = await this.call('state', 'List', { page_size: pageSize, page_token: pageToken });
+    return { items: reply.workflow_ids, next_page_token: reply.next_page_token };
+  }
+
+  /**
+   * Yield every page of stored workflow ids, following next_page_token.
+   * @param {{pageSize?: number, pageToken?: string}} [page]
+   * @returns {AsyncGenerator<{items: string[], next_page_token: string}>}
+   */
+  async *listStates({ pageSize = 0, pageToken = '' } = {}) {
+    let token = pageToken;
+    do {
+      const page = await this.listStatesPage({ pageSize, pageToken: token });
+      yield page;
+      token = page.next_page_token;
+    } while (token !== '');
+  }
+
+  /**
+   * Record one finished run; the same id with identical content again is a no-op.
+   * @param {object} record
+   * @returns {Promise<void>}
+   */
+  async record(record) {
+    await this.call('history', 'Record', { record: encodeRecord(record) });
+  }
+
+  /**
+   * Record many finished runs in one transaction: all of them, or none.
+   * @param {object[]} records
+   * @returns {Promise<void>}
+   */
+  async recordBatch(records) {
+    await this.call('history', 'RecordBatch', { records: records.map(encodeRecord) });
+  }
+
+  /**
+   * Return one page of the records that match a filter, newest completed_at first.
+   * @param {object} filter see encodeFilter
+   * @param {{pageSize?: number, pageToken?: string}} [page]
+   * @returns {Promise<{items: object[], next_page_token: string}>}
+   */
+  async listHistoryPage(filter, { pageSize = 0, pageToken = '' } = {}) {
+    const reply = await this.call('history', 'List', {
+      filter: encodeFilter(filter),
+      page_size: pageSize,
+      page_token: pageToken,
+    });
+    return { items: reply.records, next_page_token: reply.next_page_token };
+  }
+
+  /**
+   * Yield every page of the records that match a filter, following next_page_token.
+   * @param {object} filter see encodeFilter
+   * @param {{pageSize?: number, pageToken?: string}} [page]
+   * @returns {AsyncGenerator<{items: object[], next_page_token: string}>}
+   */
+  async *listHistory(filter, { pageSize = 0, pageToken = '' } = {}) {
+    let token = pageToken;
+    do {
+      const page = await this.listHistoryPage(filter, { pageSize, pageToken: token });
+      yield page;
+      token = page.next_page_token;
+    } while (token !== '');
+  }
+
+  /**
+   * Return aggregates over the records that match a filter; every count is an int64 string.
+   * @param {object} [filter] see encodeFilter (its limit is ignored)
+   * @returns {Promise<object>}
+   */
+  async getStats(filter = {}) {
+    const reply = await this.call('history', 'GetStats', { filter: encodeFilter(filter) });
+    return reply.stats;
+  }
+
+  /**
+   * Delete the records completed before now - olderThan; resolve with how many (a string).
+   * @param {{seconds: string|number|bigint, nanos?: number}} olderThan a Duration, see
+   *   durationFromSeconds
+   * @returns {Promise<string>}
+   */
+  async cleanup(olderThan) {
+    const duration = {
+      seconds: toInt64(olderThan.seconds, 'older_than.seconds'),
+      nanos: olderThan.nanos ?? 0,
+    };
+    const reply = await this.call('history', 'Cleanup', { older_than: duration });
+    return reply.deleted_count;
+  }
+
+  /** Close the channel. */
+  close() {
+    this.stubs.history.close();
+    this.stubs.state.close();
+  }
+}
+
+module.exports = {
+  LOADER_OPTIONS,
+  PROTO_FILES,
+  PROTO_ROOT,
+  WfstoreClient,
+  WfstoreError,
+  decodeContext,
+  durationFromSeconds,
+  encodeContext,
+  encodeFilter,
+  encodeRecord,
+  fromStruct,
+  fromValue,
+  loadContract,
+  statusFromWire,
+  statusToWire,
+  timestampFromDate,
+  timestampFromISO,
+  timestampToISO,
+  toInt64,
+  toStruct,
+  toTimestamp,
+  toValue,
+};
