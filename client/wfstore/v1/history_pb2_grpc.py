@@ -85,7 +85,9 @@ class HistoryServiceServicer:
     def Record(self, request, context):
         """Records one finished run. The record is committed durably before the reply is sent.
         Idempotent by id: recording the same id again with identical content succeeds and changes
-        nothing. Errors: ALREADY_EXISTS when the id is stored with different content.
+        nothing. Errors: ALREADY_EXISTS when the id is stored with different content;
+        INVALID_ARGUMENT for an empty id or one over 250 UTF-8 bytes, a missing completed_at, a
+        negative duration_ms or an exit_code outside int32.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -105,14 +107,17 @@ class HistoryServiceServicer:
 
     def List(self, request, context):
         """Lists the records that match a filter, newest completed_at first, page by page.
-        Idempotent.
+        Limits: the filter's limit (20 by default) caps the records over all pages; 100 records per
+        page by default, 1000 at most. Errors: INVALID_ARGUMENT for a negative limit or page_size,
+        or a page_token issued for another filter or not by this service. Idempotent.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetStats(self, request, context):
-        """Aggregates the records that match a filter. The filter's limit is ignored. Idempotent.
+        """Aggregates the records that match a filter. The filter's limit is ignored.
+        Errors: INVALID_ARGUMENT for a malformed filter. Idempotent.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -50,7 +50,9 @@ class HistoryServiceStub:
     Record: _grpc.UnaryUnaryMultiCallable[_history_pb2.HistoryServiceRecordRequest, _history_pb2.HistoryServiceRecordResponse]
     """Records one finished run. The record is committed durably before the reply is sent.
     Idempotent by id: recording the same id again with identical content succeeds and changes
-    nothing. Errors: ALREADY_EXISTS when the id is stored with different content.
+    nothing. Errors: ALREADY_EXISTS when the id is stored with different content;
+    INVALID_ARGUMENT for an empty id or one over 250 UTF-8 bytes, a missing completed_at, a
+    negative duration_ms or an exit_code outside int32.
     """
     RecordBatch: _grpc.UnaryUnaryMultiCallable[_history_pb2.HistoryServiceRecordBatchRequest, _history_pb2.HistoryServiceRecordBatchResponse]
     """Records many finished runs in one transaction: all of them are committed, or none.
@@ -62,10 +64,14 @@ class HistoryServiceStub:
     """
     List: _grpc.UnaryUnaryMultiCallable[_history_pb2.HistoryServiceListRequest, _history_pb2.HistoryServiceListResponse]
     """Lists the records that match a filter, newest completed_at first, page by page.
-    Idempotent.
+    Limits: the filter's limit (20 by default) caps the records over all pages; 100 records per
+    page by default, 1000 at most. Errors: INVALID_ARGUMENT for a negative limit or page_size,
+    or a page_token issued for another filter or not by this service. Idempotent.
     """
     GetStats: _grpc.UnaryUnaryMultiCallable[_history_pb2.HistoryServiceGetStatsRequest, _history_pb2.HistoryServiceGetStatsResponse]
-    """Aggregates the records that match a filter. The filter's limit is ignored. Idempotent."""
+    """Aggregates the records that match a filter. The filter's limit is ignored.
+    Errors: INVALID_ARGUMENT for a malformed filter. Idempotent.
+    """
     Cleanup: _grpc.UnaryUnaryMultiCallable[_history_pb2.HistoryServiceCleanupRequest, _history_pb2.HistoryServiceCleanupResponse]
     """Deletes the records that completed strictly before (now - older_than) and says how many.
     A negative older_than deletes nothing. Not idempotent in its reply: a repeated call deletes
@@ -89,7 +95,9 @@ class HistoryServiceAsyncStub(HistoryServiceStub):
     Record: _aio.UnaryUnaryMultiCallable[_history_pb2.HistoryServiceRecordRequest, _history_pb2.HistoryServiceRecordResponse]  # type: ignore[assignment]
     """Records one finished run. The record is committed durably before the reply is sent.
     Idempotent by id: recording the same id again with identical content succeeds and changes
-    nothing. Errors: ALREADY_EXISTS when the id is stored with different content.
+    nothing. Errors: ALREADY_EXISTS when the id is stored with different content;
+    INVALID_ARGUMENT for an empty id or one over 250 UTF-8 bytes, a missing completed_at, a
+    negative duration_ms or an exit_code outside int32.
     """
     RecordBatch: _aio.UnaryUnaryMultiCallable[_history_pb2.HistoryServiceRecordBatchRequest, _history_pb2.HistoryServiceRecordBatchResponse]  # type: ignore[assignment]
     """Records many finished runs in one transaction: all of them are committed, or none.
@@ -101,10 +109,14 @@ class HistoryServiceAsyncStub(HistoryServiceStub):
     """
     List: _aio.UnaryUnaryMultiCallable[_history_pb2.HistoryServiceListRequest, _history_pb2.HistoryServiceListResponse]  # type: ignore[assignment]
     """Lists the records that match a filter, newest completed_at first, page by page.
-    Idempotent.
+    Limits: the filter's limit (20 by default) caps the records over all pages; 100 records per
+    page by default, 1000 at most. Errors: INVALID_ARGUMENT for a negative limit or page_size,
+    or a page_token issued for another filter or not by this service. Idempotent.
     """
     GetStats: _aio.UnaryUnaryMultiCallable[_history_pb2.HistoryServiceGetStatsRequest, _history_pb2.HistoryServiceGetStatsResponse]  # type: ignore[assignment]
-    """Aggregates the records that match a filter. The filter's limit is ignored. Idempotent."""
+    """Aggregates the records that match a filter. The filter's limit is ignored.
+    Errors: INVALID_ARGUMENT for a malformed filter. Idempotent.
+    """
     Cleanup: _aio.UnaryUnaryMultiCallable[_history_pb2.HistoryServiceCleanupRequest, _history_pb2.HistoryServiceCleanupResponse]  # type: ignore[assignment]
     """Deletes the records that completed strictly before (now - older_than) and says how many.
     A negative older_than deletes nothing. Not idempotent in its reply: a repeated call deletes
@@ -131,7 +143,9 @@ class HistoryServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_history_pb2.HistoryServiceRecordResponse, _abc.Awaitable[_history_pb2.HistoryServiceRecordResponse]]:
         """Records one finished run. The record is committed durably before the reply is sent.
         Idempotent by id: recording the same id again with identical content succeeds and changes
-        nothing. Errors: ALREADY_EXISTS when the id is stored with different content.
+        nothing. Errors: ALREADY_EXISTS when the id is stored with different content;
+        INVALID_ARGUMENT for an empty id or one over 250 UTF-8 bytes, a missing completed_at, a
+        negative duration_ms or an exit_code outside int32.
         """
 
     @_abc_1.abstractmethod
@@ -155,7 +169,9 @@ class HistoryServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_history_pb2.HistoryServiceListResponse, _abc.Awaitable[_history_pb2.HistoryServiceListResponse]]:
         """Lists the records that match a filter, newest completed_at first, page by page.
-        Idempotent.
+        Limits: the filter's limit (20 by default) caps the records over all pages; 100 records per
+        page by default, 1000 at most. Errors: INVALID_ARGUMENT for a negative limit or page_size,
+        or a page_token issued for another filter or not by this service. Idempotent.
         """
 
     @_abc_1.abstractmethod
@@ -164,7 +180,9 @@ class HistoryServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _history_pb2.HistoryServiceGetStatsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_history_pb2.HistoryServiceGetStatsResponse, _abc.Awaitable[_history_pb2.HistoryServiceGetStatsResponse]]:
-        """Aggregates the records that match a filter. The filter's limit is ignored. Idempotent."""
+        """Aggregates the records that match a filter. The filter's limit is ignored.
+        Errors: INVALID_ARGUMENT for a malformed filter. Idempotent.
+        """
 
     @_abc_1.abstractmethod
     def Cleanup(

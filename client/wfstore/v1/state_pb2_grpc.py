@@ -79,6 +79,8 @@ class StateServiceServicer:
         """Saves the state of one workflow run, replacing any state stored under the same workflow id.
         The write is durable (fsynced) before the reply is sent; readers never see a partial state.
         Idempotent: saving the same state twice leaves the same result.
+        Errors: INVALID_ARGUMENT for a bad workflow id or a state that breaks the conventions above;
+        RESOURCE_EXHAUSTED for a state larger than the message limit.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -87,7 +89,8 @@ class StateServiceServicer:
     def Load(self, request, context):
         """Loads the state saved under a workflow id.
         Errors: NOT_FOUND when no state is stored under that id; DATA_LOSS when the stored document
-        cannot be read (empty, truncated, not JSON, or of the wrong shape). Idempotent.
+        cannot be read (empty, truncated, not JSON, or of the wrong shape); INVALID_ARGUMENT for a
+        bad workflow id. Idempotent.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -95,7 +98,8 @@ class StateServiceServicer:
 
     def List(self, request, context):
         """Lists the workflow ids that have a stored state, in ascending byte order, page by page.
-        Idempotent.
+        Limits: 1000 ids per page by default, 10000 at most. Errors: INVALID_ARGUMENT for a
+        negative page_size or a page_token this service did not issue. Idempotent.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -103,7 +107,7 @@ class StateServiceServicer:
 
     def Delete(self, request, context):
         """Deletes the state stored under a workflow id. Deleting an id that has no state succeeds.
-        Idempotent.
+        Errors: INVALID_ARGUMENT for a bad workflow id. Idempotent.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

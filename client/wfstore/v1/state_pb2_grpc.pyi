@@ -66,19 +66,23 @@ class StateServiceStub:
     """Saves the state of one workflow run, replacing any state stored under the same workflow id.
     The write is durable (fsynced) before the reply is sent; readers never see a partial state.
     Idempotent: saving the same state twice leaves the same result.
+    Errors: INVALID_ARGUMENT for a bad workflow id or a state that breaks the conventions above;
+    RESOURCE_EXHAUSTED for a state larger than the message limit.
     """
     Load: _grpc.UnaryUnaryMultiCallable[_state_pb2.StateServiceLoadRequest, _state_pb2.StateServiceLoadResponse]
     """Loads the state saved under a workflow id.
     Errors: NOT_FOUND when no state is stored under that id; DATA_LOSS when the stored document
-    cannot be read (empty, truncated, not JSON, or of the wrong shape). Idempotent.
+    cannot be read (empty, truncated, not JSON, or of the wrong shape); INVALID_ARGUMENT for a
+    bad workflow id. Idempotent.
     """
     List: _grpc.UnaryUnaryMultiCallable[_state_pb2.StateServiceListRequest, _state_pb2.StateServiceListResponse]
     """Lists the workflow ids that have a stored state, in ascending byte order, page by page.
-    Idempotent.
+    Limits: 1000 ids per page by default, 10000 at most. Errors: INVALID_ARGUMENT for a
+    negative page_size or a page_token this service did not issue. Idempotent.
     """
     Delete: _grpc.UnaryUnaryMultiCallable[_state_pb2.StateServiceDeleteRequest, _state_pb2.StateServiceDeleteResponse]
     """Deletes the state stored under a workflow id. Deleting an id that has no state succeeds.
-    Idempotent.
+    Errors: INVALID_ARGUMENT for a bad workflow id. Idempotent.
     """
 
 @_typing.type_check_only
@@ -98,19 +102,23 @@ class StateServiceAsyncStub(StateServiceStub):
     """Saves the state of one workflow run, replacing any state stored under the same workflow id.
     The write is durable (fsynced) before the reply is sent; readers never see a partial state.
     Idempotent: saving the same state twice leaves the same result.
+    Errors: INVALID_ARGUMENT for a bad workflow id or a state that breaks the conventions above;
+    RESOURCE_EXHAUSTED for a state larger than the message limit.
     """
     Load: _aio.UnaryUnaryMultiCallable[_state_pb2.StateServiceLoadRequest, _state_pb2.StateServiceLoadResponse]  # type: ignore[assignment]
     """Loads the state saved under a workflow id.
     Errors: NOT_FOUND when no state is stored under that id; DATA_LOSS when the stored document
-    cannot be read (empty, truncated, not JSON, or of the wrong shape). Idempotent.
+    cannot be read (empty, truncated, not JSON, or of the wrong shape); INVALID_ARGUMENT for a
+    bad workflow id. Idempotent.
     """
     List: _aio.UnaryUnaryMultiCallable[_state_pb2.StateServiceListRequest, _state_pb2.StateServiceListResponse]  # type: ignore[assignment]
     """Lists the workflow ids that have a stored state, in ascending byte order, page by page.
-    Idempotent.
+    Limits: 1000 ids per page by default, 10000 at most. Errors: INVALID_ARGUMENT for a
+    negative page_size or a page_token this service did not issue. Idempotent.
     """
     Delete: _aio.UnaryUnaryMultiCallable[_state_pb2.StateServiceDeleteRequest, _state_pb2.StateServiceDeleteResponse]  # type: ignore[assignment]
     """Deletes the state stored under a workflow id. Deleting an id that has no state succeeds.
-    Idempotent.
+    Errors: INVALID_ARGUMENT for a bad workflow id. Idempotent.
     """
 
 class StateServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -133,6 +141,8 @@ class StateServiceServicer(metaclass=_abc_1.ABCMeta):
         """Saves the state of one workflow run, replacing any state stored under the same workflow id.
         The write is durable (fsynced) before the reply is sent; readers never see a partial state.
         Idempotent: saving the same state twice leaves the same result.
+        Errors: INVALID_ARGUMENT for a bad workflow id or a state that breaks the conventions above;
+        RESOURCE_EXHAUSTED for a state larger than the message limit.
         """
 
     @_abc_1.abstractmethod
@@ -143,7 +153,8 @@ class StateServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_state_pb2.StateServiceLoadResponse, _abc.Awaitable[_state_pb2.StateServiceLoadResponse]]:
         """Loads the state saved under a workflow id.
         Errors: NOT_FOUND when no state is stored under that id; DATA_LOSS when the stored document
-        cannot be read (empty, truncated, not JSON, or of the wrong shape). Idempotent.
+        cannot be read (empty, truncated, not JSON, or of the wrong shape); INVALID_ARGUMENT for a
+        bad workflow id. Idempotent.
         """
 
     @_abc_1.abstractmethod
@@ -153,7 +164,8 @@ class StateServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_state_pb2.StateServiceListResponse, _abc.Awaitable[_state_pb2.StateServiceListResponse]]:
         """Lists the workflow ids that have a stored state, in ascending byte order, page by page.
-        Idempotent.
+        Limits: 1000 ids per page by default, 10000 at most. Errors: INVALID_ARGUMENT for a
+        negative page_size or a page_token this service did not issue. Idempotent.
         """
 
     @_abc_1.abstractmethod
@@ -163,7 +175,7 @@ class StateServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_state_pb2.StateServiceDeleteResponse, _abc.Awaitable[_state_pb2.StateServiceDeleteResponse]]:
         """Deletes the state stored under a workflow id. Deleting an id that has no state succeeds.
-        Idempotent.
+        Errors: INVALID_ARGUMENT for a bad workflow id. Idempotent.
         """
 
 def add_StateServiceServicer_to_server(servicer: StateServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
