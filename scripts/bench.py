@@ -1,0 +1,200 @@
+#!/usr/bin/env python3
+"""Measure every wfstored RPC side by side with its ceiling, the embedded adapters and peers.
+
+One command, one machine, one go: a no-op "ceiling" server built with wfstored's own server
+setup, wfstored itself (TCP and Unix socket, concurrency 1, 8 and 64), the embedded adapters
+(concurrency 1 and 8), Redis and PostgreSQL (when installed), then a scale phase (1M history
+rows, 100k state files). Every cell runs several times, round-robin. Writes
+``docs/bench/latest.md``, ``latest.json`` and ``throughput.png`` and prints the table.
+
+    python scripts/bench.py            # full: under 10 minutes
+    python scripts/bench.py --quick    # quick: under 2 minutes
+    python scripts/bench.py --report docs/bench/latest.json   # redraw from saved results
+
+Progress goes to stderr. See docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import asdict
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import grpc
+from bench_chart import render_chart
+from bench_data import seed_data_dir
+from bench_driver import ClientPool
+from bench_ops import record_batch_available
+from bench_payloads import state_bytes
+from bench_peers import Peer, start_postgres, start_redis
+from bench_plan import FULL, QUICK, Mode, Targets, build_plan, run_rounds
+from bench_report import Doc, render_markdown, summarize
+from bench_scale_phase import run_scale_phase
+from bench_servers import start_ceiling, start_wfstored
+
+OUT_DIR = Path(__file__).resolve().parent.parent / "docs" / "bench"
+
+
+_STARTED = time.monotonic()
+
+
+def _progress(line: str) -> None:
+    print(f"[{time.monotonic() - _STARTED:6.1f}s] {line}", file=sys.stderr, flush=True)
+
+
+def _machine() -> dict[str, Any]:
+    """Describe the machine: CPU model, CPU count, memory (``free -g``), date (UTC)."""
+    cpu = "unknown CPU"
+    with Path("/proc/cpuinfo").open() as info:
+        for line in info:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    free = subprocess.run(["free", "-g"], capture_output=True, text=True, check=False).stdout
+    memory = next(
+        (" ".join(ln.split()[:2]) + " GiB" for ln in free.splitlines() if ln.startswith("Mem:")),
+        "?",
+    )
+    date = subprocess.run(["date", "-u"], capture_output=True, text=True, check=False).stdout
+    return {
+        "date": date.strip(),
+        "cpu": cpu,
+        "nproc": os.cpu_count(),
+        "memory": memory,
+        "python": f"Python {platform.python_version()}",
+        "grpcio": grpc.__version__,
+    }
+
+
+def _start_peers(stack: ExitStack, notes: list[str]) -> dict[str, Peer]:
+    """Start Redis (twice) and PostgreSQL; skip each that cannot start, with a note."""
+    starters: dict[str, Callable[[], Peer]] = {
+        "redis": lambda: start_redis("redis", aof=False),
+        "redis-aof": lambda: start_redis("redis-aof", aof=True),
+        "postgres": start_postgres,
+    }
+    peers: dict[str, Peer] = {}
+    for name, start in starters.items():
+        try:
+            peer = start()
+        except (RuntimeError, ImportError, OSError, subprocess.SubprocessError) as exc:
+            notes.append(f"peer {name} skipped: {exc}")
+            _progress(f"peer {name} skipped: {exc}")
+            continue
+        stack.callback(peer.stop)
+        peers[name] = peer
+        _progress(f"peer {name}: {peer.version}")
+    return peers
+
+
+def _run(stack: ExitStack, mode: Mode, args: argparse.Namespace) -> dict[str, Any]:
+    """Set everything up (registering its teardown on ``stack``), run it, return the doc."""
+    started = time.monotonic()
+    notes: list[str] = []
+    tmp = Path(tempfile.mkdtemp(prefix="wfs-bench-", dir="/tmp"))
+    stack.callback(shutil.rmtree, tmp, ignore_errors=True)
+    _progress(f"{mode.name} mode; work directory {tmp}")
+    seed_data_dir(tmp / "daemon")
+    seed_data_dir(tmp / "embedded")
+    ceiling = start_ceiling(tmp / "ceiling.sock", tmp / "ceiling.log")
+    stack.callback(ceiling.stop)
+    wfstored = start_wfstored(tmp / "daemon", tmp / "wfstored.sock", tmp / "wfstored.log")
+    stack.callback(wfstored.stop)
+    peers = {} if args.no_peers else _start_peers(stack, notes)
+    pool = ClientPool(args.processes)
+    stack.callback(pool.close)
+    batches = record_batch_available()
+    if not batches:
+        notes.append("RecordBatch cells skipped: this client has no history.record_batch")
+    targets = Targets(ceiling, wfstored, tmp / "daemon", tmp / "embedded", peers)
+    plan = build_plan(mode, targets, batches=batches)
+    _progress(f"{len(plan)} cells x {mode.reps} rounds")
+    results = run_rounds(plan, mode, targets, pool, _progress)
+    for peer in peers.values():
+        peer.stop()  # idle from here on; the scale phase gets the machine to itself
+    rss_before = wfstored.rss_mib()
+    scale = None
+    if not args.no_scale:
+        scale = run_scale_phase(tmp, mode, pool, rss_before, _progress)
+    for cell in results.values():
+        notes += [
+            f"{cell.spec.impl} {cell.spec.op} {cell.spec.transport} "
+            f"c={cell.spec.concurrency}: {note}"
+            for note in cell.notes
+        ]
+    meta = _machine()
+    meta.update(
+        client_processes=args.processes,
+        peers=[peer.version for peer in peers.values()],
+        state_bytes=len(state_bytes("state-000")),
+        wall_seconds=time.monotonic() - started,
+    )
+    return {
+        "meta": meta,
+        "mode": asdict(mode),
+        "cells": summarize(results),
+        "scale": scale,
+        "notes": notes,
+    }
+
+
+def write_outputs(doc: Doc, out_dir: Path) -> str:
+    """Write latest.json, latest.md and throughput.png into ``out_dir``; return the markdown."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "latest.json").write_text(json.dumps(doc, indent=1) + "\n")
+    markdown = render_markdown(doc)
+    (out_dir / "latest.md").write_text(markdown)
+    render_chart(doc, out_dir / "throughput.png")
+    return markdown
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    del signum, frame
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark (or redraw a saved one) and print the markdown table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="short cells, smaller scale")
+    parser.add_argument("--processes", type=int, default=4, help="client processes (max)")
+    parser.add_argument("--no-peers", action="store_true", help="skip Redis and PostgreSQL")
+    parser.add_argument("--no-scale", action="store_true", help="skip the scale phase")
+    parser.add_argument("--out", type=Path, default=OUT_DIR, help="where to write results")
+    parser.add_argument("--report", type=Path, help="redraw the outputs from a latest.json")
+    args = parser.parse_args(argv)
+    if args.report:
+        doc = json.loads(args.report.read_text())
+        print(write_outputs(doc, args.out))
+        return 0
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    stack = ExitStack()
+    try:
+        doc = _run(stack, QUICK if args.quick else FULL, args)
+    except KeyboardInterrupt:
+        _progress("interrupted; stopping servers and peers")
+        return 130
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # let the teardown finish
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        stack.close()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    print(write_outputs(doc, args.out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

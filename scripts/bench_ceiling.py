@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""The benchmark's ceiling: wfstored's own server, serving no-op stores with canned replies.
+
+Runs ``wfstored._server.start_server`` (same thread pool, options, servicers, health and
+reflection) on a StateStore and a HistoryStore that do no storage work: writes return at
+once, reads return canned values of the same size as what the benchmark's wfstored cells get
+back. What remains is gRPC, protobuf and the servicers' conversions: the limit wfstored
+could reach with free storage.
+
+    python scripts/bench_ceiling.py --listen 127.0.0.1:0 --listen unix:///tmp/ceiling.sock
+
+Prints wfstored's "serving on ..." line to stderr and serves until SIGTERM or SIGINT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+
+from wfstore import ExecutionContext, ExecutionRecord, HistoryFilter, HistoryStats, Page
+from wfstored._config import parse_config
+from wfstored._server import start_server
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_payloads import CANNED_STATS, STATE_IDS, canned_records, make_state
+
+_log = logging.getLogger("wfstored")
+
+
+class NullStateStore:
+    """A StateStore that stores nothing; ``load`` returns the benchmark's state."""
+
+    def __init__(self) -> None:
+        """Prepare the canned states, one per benchmark id."""
+        self._states = {workflow_id: make_state(workflow_id) for workflow_id in STATE_IDS}
+        self._ids = list(STATE_IDS)
+
+    def save(self, state: ExecutionContext) -> None:
+        """Do nothing."""
+        del state
+
+    def load(self, workflow_id: str) -> ExecutionContext | None:
+        """Return the canned state of ``workflow_id`` (any id gets one)."""
+        return self._states.get(workflow_id) or self._states[STATE_IDS[0]]
+
+    def delete(self, workflow_id: str) -> None:
+        """Do nothing."""
+        del workflow_id
+
+    def list(self) -> list[str]:
+        """Return the benchmark's state ids."""
+        return list(self._ids)
+
+    def list_page(self, page_size: int = 0, page_token: str = "") -> Page[str]:
+        """Return the first ``page_size`` (0: 1000) benchmark ids, as one last page."""
+        del page_token
+        return Page(items=self._ids[: page_size or 1000])
+
+    def close(self) -> None:
+        """Do nothing."""
+
+
+class NullHistoryStore:
+    """A HistoryStore that stores nothing; reads return canned records and stats."""
+
+    def __init__(self) -> None:
+        """Prepare the canned records."""
+        self._records = canned_records(1000)
+
+    def record(self, record: ExecutionRecord) -> None:
+        """Do nothing."""
+        del record
+
+    def record_batch(self, records: Sequence[ExecutionRecord]) -> None:
+        """Do nothing."""
+        del records
+
+    def list(self, history_filter: HistoryFilter) -> list[ExecutionRecord]:
+        """Return ``limit`` (0: 20) canned records."""
+        return self._records[: history_filter.limit or 20]
+
+    def list_page(
+        self, history_filter: HistoryFilter, page_size: int = 0, page_token: str = ""
+    ) -> Page[ExecutionRecord]:
+        """Return as many canned records as wfstored's first page would hold."""
+        del page_token
+        count = min(history_filter.limit or 20, page_size or 100, len(self._records))
+        return Page(items=self._records[:count])
+
+    def get_stats(self, history_filter: HistoryFilter) -> HistoryStats:
+        """Return canned stats."""
+        del history_filter
+        return CANNED_STATS
+
+    def cleanup(self, older_than: timedelta) -> int:
+        """Delete nothing."""
+        del older_than
+        return 0
+
+    def close(self) -> None:
+        """Do nothing."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Serve the no-op stores on the ``--listen`` addresses until SIGTERM or SIGINT."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--listen", action="append", required=True, metavar="ADDR")
+    args = parser.parse_args(argv)
+    listen = [arg for address in args.listen for arg in ("--listen", address)]
+    config = parse_config(listen, environ={})  # wfstored's defaults: workers, message limits
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    running = start_server(config, NullStateStore(), NullHistoryStore())
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    _log.info(
+        "ceiling serving on %s (data none, pid %d, %d workers)",
+        ", ".join(running.addresses),
+        os.getpid(),
+        config.workers,
+    )
+    while not stop.wait(0.2):
+        pass
+    running.stop(1.0)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,213 @@
+"""What one benchmark call does, for every cell: the operation a client thread repeats.
+
+A :class:`CellSpec` names the implementation, the operation, the transport and the target;
+:func:`build_operation` turns it into a callable for one client thread, using connections
+kept in a per-process :class:`Resources` so that cells do not pay for connecting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from bench_payloads import LIST_NAME, STATE_IDS, make_record, make_state, record_row, state_bytes
+from wfstore import Client, HistoryFilter, HistoryStore, StateStore
+from wfstored import JSONStore, SQLiteHistoryStore
+
+GRPC_IMPLS = ("ceiling", "wfstored")
+"""Implementations reached through ``wfstore.Client``."""
+PG_INSERT = (
+    "INSERT INTO executions (id, workflow_id, workflow_name, status, exit_code, started_at,"
+    " completed_at, duration_ms, error_message) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    " ON CONFLICT (id) DO NOTHING"
+)
+"""The peer's insert: the same row and conflict rule as wfstored's SQLite insert."""
+CLEANUP_AGE = timedelta(days=365)
+"""The Cleanup cell's ``older_than``: older than any seeded record, so it deletes nothing."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class CellSpec:
+    """One cell: which implementation, operation, transport, concurrency and target."""
+
+    impl: str
+    op: str
+    transport: str
+    concurrency: int
+    target: str
+    batch: int = 1
+    tag: str = ""
+    pool: int = 0
+
+    @property
+    def key(self) -> tuple[str, str, str, int, int]:
+        """What identifies the cell across repetitions."""
+        return (self.impl, self.op, self.transport, self.concurrency, self.batch)
+
+
+@dataclass
+class Resources:
+    """Connections and stores one client process keeps between cells."""
+
+    clients: dict[str, Client] = field(default_factory=dict)
+    embedded: dict[str, tuple[JSONStore, SQLiteHistoryStore]] = field(default_factory=dict)
+    redis: dict[str, Any] = field(default_factory=dict)
+    postgres: dict[tuple[str, int], Any] = field(default_factory=dict)
+
+    def client(self, target: str) -> Client:
+        """Return this process's client for ``target``, connecting on first use."""
+        if target not in self.clients:
+            client = Client(target, timeout=120)
+            client.wait_until_ready(30)
+            self.clients[target] = client
+        return self.clients[target]
+
+    def stores(self, data_dir: str) -> tuple[JSONStore, SQLiteHistoryStore]:
+        """Return this process's embedded stores on ``data_dir``."""
+        if data_dir not in self.embedded:
+            self.embedded[data_dir] = (
+                JSONStore(f"{data_dir}/state"),
+                SQLiteHistoryStore(f"{data_dir}/history.db"),
+            )
+        return self.embedded[data_dir]
+
+    def redis_client(self, target: str) -> Any:  # noqa: ANN401 (redis-py is untyped here)
+        """Return a redis-py client (thread-safe, pooled) for ``host:port`` or ``unix:path``."""
+        if target not in self.redis:
+            import redis  # noqa: PLC0415 (an optional dependency, needed only with peers)
+
+            if target.startswith("unix:"):
+                self.redis[target] = redis.Redis(unix_socket_path=target.removeprefix("unix:"))
+            else:
+                host, _, port = target.rpartition(":")
+                self.redis[target] = redis.Redis(host=host, port=int(port))
+        return self.redis[target]
+
+    def pg_connection(self, conninfo: str, thread: int) -> Any:  # noqa: ANN401 (untyped)
+        """Return the PostgreSQL connection of client thread ``thread`` (autocommit)."""
+        key = (conninfo, thread)
+        if key not in self.postgres:
+            import psycopg  # noqa: PLC0415 (an optional dependency, needed only with peers)
+
+            self.postgres[key] = psycopg.connect(conninfo, autocommit=True)
+        return self.postgres[key]
+
+    def close(self) -> None:
+        """Close every connection and store."""
+        for client in self.clients.values():
+            client.close()
+        for state, history in self.embedded.values():
+            state.close()
+            history.close()
+        for connection in self.postgres.values():
+            connection.close()
+        for client in self.redis.values():
+            client.close()
+
+
+class Operation:
+    """One client thread's call: ``op(n)`` makes call number ``n`` of the thread."""
+
+    def __init__(self, call: Callable[[int], object]) -> None:
+        """Wrap ``call``."""
+        self.call = call
+        self.misses = 0
+        """Delete calls that found their pool used up (they deleted a missing id)."""
+
+    def __call__(self, n: int) -> None:
+        """Make call number ``n``."""
+        self.call(n)
+
+
+def _port_call(
+    spec: CellSpec, state: StateStore, history: HistoryStore, thread: int, pool: Iterator[int]
+) -> Operation:
+    """Return the call of ``spec.op`` on a StateStore and a HistoryStore."""
+    own_state = make_state(STATE_IDS[thread % len(STATE_IDS)])
+    list_filter = HistoryFilter(workflow_name=LIST_NAME, limit=20)
+    stats_filter = HistoryFilter(workflow_name=LIST_NAME)
+    prefix = f"{spec.tag}-{thread}"
+
+    def batch(n: int) -> None:
+        history.record_batch([make_record(f"b-{prefix}-{n}-{k}") for k in range(spec.batch)])
+
+    calls: dict[str, Callable[[int], object]] = {
+        "Save": lambda _: state.save(own_state),
+        "Load": lambda n: state.load(STATE_IDS[(thread * 7 + n) % len(STATE_IDS)]),
+        "List": lambda _: state.list_page(),
+        "Record": lambda n: history.record(make_record(f"r-{prefix}-{n}")),
+        "RecordBatch": batch,
+        "HistoryList": lambda _: history.list_page(list_filter),
+        "GetStats": lambda _: history.get_stats(stats_filter),
+        "Cleanup": lambda _: history.cleanup(CLEANUP_AGE),
+    }
+    if spec.op != "Delete":
+        return Operation(calls[spec.op])
+
+    def delete(_: int) -> None:
+        index = next(pool, None)
+        if index is None:
+            operation.misses += 1
+        state.delete(f"del-{spec.tag}-{index}")
+
+    operation = Operation(delete)
+    return operation
+
+
+def _redis_call(spec: CellSpec, resources: Resources, thread: int) -> Operation:
+    client = resources.redis_client(spec.target)
+    workflow_id = STATE_IDS[thread % len(STATE_IDS)]
+    value = state_bytes(workflow_id)
+    if spec.op == "SET":
+        return Operation(lambda _: client.set(f"state:{workflow_id}", value))
+    return Operation(lambda n: client.get(f"state:{STATE_IDS[(thread * 7 + n) % 100]}"))
+
+
+def _postgres_call(spec: CellSpec, resources: Resources, thread: int) -> Operation:
+    connection = resources.pg_connection(spec.target, thread)
+    prefix = f"{spec.tag}-{thread}"
+    if spec.batch == 1:
+        return Operation(
+            lambda n: connection.execute(PG_INSERT, record_row(make_record(f"r-{prefix}-{n}")))
+        )
+
+    def insert_batch(n: int) -> None:
+        rows = [record_row(make_record(f"b-{prefix}-{n}-{k}")) for k in range(spec.batch)]
+        with connection.transaction(), connection.cursor() as cursor:
+            cursor.executemany(PG_INSERT, rows)
+
+    return Operation(insert_batch)
+
+
+def build_operation(
+    spec: CellSpec, resources: Resources, thread: int, pool: Iterator[int]
+) -> Operation:
+    """Return the operation client thread ``thread`` repeats.
+
+    ``pool`` hands out the indexes of the ids a Delete cell deletes; it is shared by the
+    threads of one process (``next`` on an iterator of ``range`` is atomic under the GIL).
+    """
+    if spec.impl in GRPC_IMPLS:
+        client = resources.client(spec.target)
+        return _port_call(spec, client.state, client.history, thread, pool)
+    if spec.impl == "embedded":
+        state, history = resources.stores(spec.target)
+        return _port_call(spec, state, history, thread, pool)
+    if spec.impl.startswith("redis"):
+        return _redis_call(spec, resources, thread)
+    if spec.impl == "postgres":
+        return _postgres_call(spec, resources, thread)
+    raise ValueError(f"unknown implementation {spec.impl!r}")
+
+
+def record_batch_available() -> bool:
+    """Whether the client and the embedded store have ``record_batch`` (RecordBatch RPC)."""
+    probe = Client("127.0.0.1:1")
+    try:
+        return hasattr(probe.history, "record_batch") and hasattr(
+            SQLiteHistoryStore, "record_batch"
+        )
+    finally:
+        probe.close()

@@ -1,0 +1,95 @@
+"""Start and stop the gRPC servers under test (wfstored and the ceiling) as subprocesses."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+_SERVING = re.compile(r"serving on (?P<addresses>.+?) \(data ")
+_CEILING = Path(__file__).resolve().parent / "bench_ceiling.py"
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """Return the user + system CPU time of process ``pid`` (all its threads), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Server:
+    """A running server process, its addresses and its log file."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    tcp: str
+    unix: str
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        """The server's process id."""
+        return self.process.pid
+
+    def target(self, transport: str) -> str:
+        """Return the client target for ``tcp`` or ``unix``."""
+        return self.tcp if transport == "tcp" else self.unix
+
+    def rss_mib(self) -> float:
+        """Return the resident set size (VmRSS) of the process, in MiB."""
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def cpu_seconds(self) -> float:
+        """Return the CPU time (user + system) the process has used so far, in seconds."""
+        return process_cpu_seconds(self.pid)
+
+    def stop(self) -> None:
+        """Send SIGTERM and wait for the exit; kill after 15 s."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def _start(name: str, command: list[str], log: Path, sock: Path) -> Server:
+    """Run ``command`` with stderr to ``log`` and wait for its "serving on" line."""
+    with log.open("wb") as sink:
+        # A session of its own: Ctrl-C reaches the benchmark only, which stops servers itself.
+        process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=sink, start_new_session=True
+        )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and process.poll() is None:
+        match = _SERVING.search(log.read_text(errors="replace"))
+        if match:
+            addresses = match["addresses"].split(", ")
+            tcp = next(a for a in addresses if not a.startswith("unix:"))
+            return Server(name, process, tcp, f"unix://{sock}", log)
+        time.sleep(0.05)
+    process.kill()
+    process.wait()
+    raise RuntimeError(f"{name} did not start:\n{log.read_text(errors='replace')}")
+
+
+def start_wfstored(data_dir: Path, sock: Path, log: Path, *extra: str) -> Server:
+    """Start ``python -m wfstored`` on 127.0.0.1:0 and ``unix://sock`` over ``data_dir``."""
+    listen = ["--listen", "127.0.0.1:0", "--listen", f"unix://{sock}"]
+    command = [sys.executable, "-m", "wfstored", "--data-dir", str(data_dir), *listen, *extra]
+    return _start("wfstored", command, log, sock)
+
+
+def start_ceiling(sock: Path, log: Path) -> Server:
+    """Start the no-op ceiling server on 127.0.0.1:0 and ``unix://sock``."""
+    listen = ["--listen", "127.0.0.1:0", "--listen", f"unix://{sock}"]
+    return _start("ceiling", [sys.executable, str(_CEILING), *listen], log, sock)
