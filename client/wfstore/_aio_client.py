@@ -18,7 +18,7 @@ import grpc.aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from wfstore import _operations as ops
-from wfstore._client import DEFAULT_MAX_MESSAGE_BYTES
+from wfstore._client import DEFAULT_MAX_MESSAGE_BYTES, channel_settings
 from wfstore._invoker import AsyncInvoker
 from wfstore._remote import Handle
 from wfstore._retry import RetryPolicy
@@ -138,11 +138,7 @@ class Client:
     ) -> None:
         """Prepare a channel to ``target``; ``timeout`` is the per-call deadline in seconds."""
         self._target = target
-        options = [
-            ("grpc.max_send_message_length", max_message_bytes),
-            ("grpc.max_receive_message_length", max_message_bytes),
-            *channel_options,
-        ]
+        options = channel_settings(max_message_bytes, channel_options)
         self._channel = grpc.aio.insecure_channel(target, options=options)
         invoker = AsyncInvoker(self._channel, timeout=timeout, retry=retry or RetryPolicy())
         self.state = AsyncStateStore(invoker)

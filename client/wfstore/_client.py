@@ -15,10 +15,21 @@ from wfstore._remote import RemoteHistoryStore, RemoteStateStore
 from wfstore._retry import RetryPolicy
 from wfstore.errors import DeadlineExceededError
 
-__all__ = ["DEFAULT_MAX_MESSAGE_BYTES", "Client"]
+__all__ = ["DEFAULT_MAX_MESSAGE_BYTES", "Client", "channel_settings"]
 
 DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 """The largest message sent or received, matching the daemon's default limit."""
+
+
+def channel_settings(
+    max_message_bytes: int, extra: Sequence[tuple[str, Any]]
+) -> list[tuple[str, Any]]:
+    """Return the channel options both clients use: message limits, then the caller's own."""
+    return [
+        ("grpc.max_send_message_length", max_message_bytes),
+        ("grpc.max_receive_message_length", max_message_bytes),
+        *extra,
+    ]
 
 
 class Client:
@@ -45,11 +56,7 @@ class Client:
     ) -> None:
         """Prepare a channel to ``target``; ``timeout`` is the per-call deadline in seconds."""
         self._target = target
-        options = [
-            ("grpc.max_send_message_length", max_message_bytes),
-            ("grpc.max_receive_message_length", max_message_bytes),
-            *channel_options,
-        ]
+        options = channel_settings(max_message_bytes, channel_options)
         self._channel = grpc.insecure_channel(target, options=options)
         invoker = Invoker(self._channel, timeout=timeout, retry=retry or RetryPolicy())
         self.state = RemoteStateStore(invoker)
