@@ -10,14 +10,22 @@ from __future__ import annotations
 
 import argparse
 import filecmp
+import os
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 
-from grpc_tools import protoc  # type: ignore[import-untyped]
-
 ROOT = Path(__file__).resolve().parent.parent
+_VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
+
+try:
+    from grpc_tools import protoc  # type: ignore[import-untyped]
+except ModuleNotFoundError:
+    # Run as ./scripts/gen_protos.py from a shell without the venv: use the project's venv.
+    if _VENV_PYTHON.exists() and Path(sys.executable) != _VENV_PYTHON:
+        os.execv(_VENV_PYTHON, [str(_VENV_PYTHON), __file__, *sys.argv[1:]])  # noqa: S606
+    sys.exit("gen_protos: grpcio-tools is missing; install the dev extra: pip install -e '.[dev]'")
 PROTOS = ROOT / "protos"
 OUT_PACKAGE = Path("wfstore") / "v1"
 CLIENT = ROOT / "client"
