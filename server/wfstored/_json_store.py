@@ -9,10 +9,11 @@ followed by an fsync of the directory. Readers therefore see the old state or th
 never a mix, and need no lock.
 
 Writers and deleters of one id are serialized across threads and processes by a striped lock:
-the id's stripe is ``crc32(id) % 64`` and each stripe is a ``threading.Lock`` plus a
-``filelock.FileLock`` on ``.wfstore-locks/<stripe>.lock``. A writer holds its stripe's lock for
-the whole life of its temp file, so a temp file that exists while its stripe is locked was left
-by a writer that crashed; those are removed the first time a store uses the directory.
+the id's stripe is ``crc32(id) % 64`` and each stripe is a ``threading.Lock`` plus an
+``flock`` on ``.wfstore-locks/<stripe>.lock`` (see :mod:`wfstored._flock`). A writer holds
+its stripe's lock for the whole life of its temp file, so a temp file that exists while its
+stripe is locked was left by a writer that crashed; those are removed the first time a store
+uses the directory.
 """
 
 from __future__ import annotations
@@ -30,12 +31,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from filelock import FileLock
 from wfstore._types import ExecutionContext, Page
 from wfstore._validation import check_context, check_page_size, check_workflow_id
 from wfstore.errors import DataCorruptedError, InvalidArgumentError, StoreClosedError
 
 from wfstored._awf_json import decode_state, encode_state
+from wfstored._flock import FileLock
 from wfstored._page_token import decode_page_token, encode_page_token, page_size_or_default
 
 if TYPE_CHECKING:
@@ -172,6 +173,11 @@ class JSONStore:
     def close(self) -> None:
         """Stop using the directory; idempotent. Every later call raises StoreClosedError."""
         self._closed = True
+        with self._stripes_guard:
+            stripes = list(self._stripes.values())
+        for stripe in stripes:
+            with stripe.threads:  # never close a descriptor a writer holds locked
+                stripe.processes.close()
 
     # --- Files ---------------------------------------------------------------------------------
 
@@ -268,9 +274,7 @@ class JSONStore:
             stripe = self._stripes.get(index)
             if stripe is None:
                 lock_file = self._lock_dir / f"{index}.lock"
-                stripe = _Stripe(
-                    threading.Lock(), FileLock(lock_file, mode=_FILE_MODE, thread_local=False)
-                )
+                stripe = _Stripe(threading.Lock(), FileLock(lock_file))
                 self._stripes[index] = stripe
             return stripe
 
