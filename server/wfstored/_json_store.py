@@ -285,13 +285,10 @@ class JSONStore:
 
 def _position(page_token: str) -> str | None:
     """Return the id a page token resumes after, or None for the first page."""
-    if not isinstance(page_token, str):
-        raise InvalidArgumentError(
-            f"invalid page_token: expected a str, got {type(page_token).__name__}"
-        )
-    if not page_token:
+    position = decode_page_token(page_token, _PAGE_BINDING)
+    if position is None:
         return None
-    after = decode_page_token(page_token, _PAGE_BINDING).get("after")
+    after = position.get("after")
     if not isinstance(after, str) or not after:
         raise InvalidArgumentError("invalid page_token: not a token this service issued")
     return after

@@ -31,8 +31,17 @@ def encode_page_token(position: dict[str, Any], binding: str) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_page_token(token: str, binding: str) -> dict[str, Any]:
-    """Return the position held in ``token``; reject tokens not issued for ``binding``."""
+def decode_page_token(token: object, binding: str) -> dict[str, Any] | None:
+    """Return the position held in ``token`` (None for "", the first page).
+
+    Reject anything that is not a token issued for ``binding``.
+    """
+    if not isinstance(token, str):
+        raise InvalidArgumentError(
+            f"invalid page_token: expected a str, got {type(token).__name__}"
+        )
+    if not token:
+        return None
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         payload = json.loads(raw)

@@ -625,16 +625,12 @@ class SQLiteHistoryStore:
         self._check_open()
         check_filter(history_filter)
         check_page_size(page_size)
-        if not isinstance(page_token, str):
-            raise InvalidArgumentError(
-                f"page_token: expected a str, got {type(page_token).__name__}"
-            )
         limit = history_filter.limit or DEFAULT_LIST_LIMIT
         binding = _binding(history_filter, limit)
         after: tuple[str, str] | None = None
         returned = 0
-        if page_token:
-            position = decode_page_token(page_token, binding)
+        position = decode_page_token(page_token, binding)
+        if position is not None:
             after, returned = _read_position(position, history_filter, limit)
         size = min(
             page_size_or_default(page_size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE), limit - returned
