@@ -76,12 +76,16 @@ def _status_of(exc: grpc.RpcError) -> tuple[grpc.StatusCode, str]:
     return grpc.StatusCode.UNKNOWN, str(exc)
 
 
-def _callable(channel: Any, op: Operation[Any]) -> Any:  # noqa: ANN401 (sync or aio channel)
-    return channel.unary_unary(
-        op.path,
-        request_serializer=lambda message: message.SerializeToString(),
-        response_deserializer=op.reply_type.FromString,
-    )
+def _method(channel: Any, cache: dict[str, Any], op: Operation[Any]) -> Any:  # noqa: ANN401
+    """Return the channel's callable for ``op`` (sync or aio), made once per channel."""
+    method = cache.get(op.path)
+    if method is None:
+        method = cache[op.path] = channel.unary_unary(
+            op.path,
+            request_serializer=lambda message: message.SerializeToString(),
+            response_deserializer=op.reply_type.FromString,
+        )
+    return method
 
 
 class Invoker:
@@ -97,9 +101,7 @@ class Invoker:
     def call(self, op: Operation[ResultT], *args: object) -> ResultT:
         """Validate ``args``, run ``op`` and return its result."""
         request = op.build(*args)
-        method = self._methods.get(op.path) or self._methods.setdefault(
-            op.path, _callable(self._channel, op)
-        )
+        method = _method(self._channel, self._methods, op)
         attempts = Attempts(op, self._timeout, self._retry)
         while True:
             try:
@@ -127,9 +129,7 @@ class AsyncInvoker:
     async def call(self, op: Operation[ResultT], *args: object) -> ResultT:
         """Validate ``args``, run ``op`` and return its result."""
         request = op.build(*args)
-        method = self._methods.get(op.path) or self._methods.setdefault(
-            op.path, _callable(self._channel, op)
-        )
+        method = _method(self._channel, self._methods, op)
         attempts = Attempts(op, self._timeout, self._retry)
         while True:
             try:

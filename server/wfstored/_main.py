@@ -45,7 +45,7 @@ def _open_stores(data_dir: Path) -> tuple[JSONStore, SQLiteHistoryStore]:
         state_dir = data_dir / "state"
         state_dir.mkdir(mode=0o700, exist_ok=True)
         state = JSONStore(state_dir)
-        state.list()  # touches the directory now, so a broken one fails at start, not later
+        state.list()  # sweeps crashed writers' temp files now, and fails now if it cannot
         history = SQLiteHistoryStore(data_dir / "history.db")
     except (OSError, StoreError, sqlite3.Error) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
