@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
-from wfstore._time import Timestamp, to_unix_nanos, utc_now, with_nanosecond
+from wfstore._time import Timestamp, from_unix_nanos, to_unix_nanos, utc_now, with_nanosecond
 from wfstore._types import ExecutionRecord, HistoryFilter, HistoryStats, Page
 from wfstore._validation import (
     check_duration,
@@ -74,7 +74,6 @@ MAX_PAGE_SIZE = 1000
 
 _BUSY_TIMEOUT_MS = 5000
 _NANOS_PER_SECOND = 1_000_000_000
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MIN_NANOS = to_unix_nanos(datetime(1, 1, 1, tzinfo=UTC))
 _TIME_RE = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})\.([0-9]{9})Z"
@@ -149,16 +148,6 @@ _T = TypeVar("_T")
 
 
 # --- times ---------------------------------------------------------------------------------
-
-
-def _format_nanos(nanos: int) -> str:
-    seconds, fraction = divmod(nanos, _NANOS_PER_SECOND)
-    moment = _EPOCH + timedelta(seconds=seconds)
-    # Not strftime: "%Y" does not pad years below 1000 on every platform.
-    return (
-        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T"
-        f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}.{fraction:09d}Z"
-    )
 
 
 def format_time(value: datetime) -> str:
@@ -683,7 +672,7 @@ class SQLiteHistoryStore:
         cutoff = to_unix_nanos(self._clock()) - _timedelta_nanos(older_than)
         if cutoff <= _MIN_NANOS:
             return 0
-        cutoff_text = _format_nanos(cutoff)
+        cutoff_text = format_time(from_unix_nanos(cutoff))
 
         def delete(conn: sqlite3.Connection) -> int:
             return conn.execute(_DELETE_OLDER, (cutoff_text,)).rowcount
