@@ -19,10 +19,11 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final, NoReturn, Protocol
 
+import orjson
 from wfstore._time import to_unix_nanos, with_nanosecond
 from wfstore._types import (
     ConversationState,
@@ -36,7 +37,7 @@ from wfstore._validation import check_context, normalize_json
 from wfstore.errors import DataCorruptedError, InvalidArgumentError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable
 
 __all__ = ["decode_state", "encode_state", "format_go_float"]
 
@@ -47,32 +48,39 @@ _NANOS_PER_SECOND: Final = 1_000_000_000
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _INT32: Final = (-(2**31), 2**31 - 1)
 _INT64: Final = (-(2**63), 2**63 - 1)
-_INDENT: Final = "  "
 
 _RFC3339: Final = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:Z|([+-])(\d{2}):(\d{2}))",
     re.ASCII,
 )
 _LONE_SURROGATE: Final = re.compile("[\ud800-\udfff]")
-_NEEDS_ESCAPE: Final = re.compile('["\\\\\x00-\x1f<>&\u2028\u2029\ud800-\udfff]')
-_ESCAPES: Final = {
-    '"': '\\"',
-    "\\": "\\\\",
-    "\b": "\\b",
-    "\f": "\\f",
-    "\n": "\\n",
-    "\r": "\\r",
-    "\t": "\\t",
-}
 _SHORT_NEGATIVE_EXPONENT: Final = re.compile(r"e-0(\d)\Z")
 
 
 class _CorruptError(Exception):
-    """A problem found at one place in the document; decode_state names the workflow id."""
+    """A problem found in the document; the path to it is collected as the error unwinds.
+
+    Decoders raise it without a path (building paths on the happy path costs more than the
+    decoding itself); each container that catches it adds its own step with :meth:`within`.
+    """
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.steps: list[str] = []
+
+    def within(self, step: str) -> _CorruptError:
+        """Record that the problem lies under ``step`` (``.Key``, ``[3]`` or ``['key']``)."""
+        self.steps.append(step)
+        return self
+
+    def __str__(self) -> str:
+        path = "".join(reversed(self.steps)).removeprefix(".")
+        return f"{path}: {self.problem}" if path else self.problem
 
 
-def _fail(path: str, problem: str) -> NoReturn:
-    raise _CorruptError(f"{path}: {problem}" if path else problem)
+def _fail(problem: str) -> NoReturn:
+    raise _CorruptError(problem)
 
 
 def _kind(raw: object) -> str:
@@ -88,92 +96,35 @@ def _kind(raw: object) -> str:
     return "an array" if isinstance(raw, list) else "an object"
 
 
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
-
-
 def _text(raw: str) -> str:
     """Replace lone UTF-16 surrogates (from escapes like u+D800) by U+FFFD, as Go does."""
     return _LONE_SURROGATE.sub("\ufffd", raw)
 
 
-# --- The encoded tree and its rendering ------------------------------------------------------
+# --- Rendering -------------------------------------------------------------------------------
+#
+# The codecs turn a state into plain dicts and lists (structs in declaration order, maps with
+# sorted keys, floats as pre-formatted fragments) and orjson writes them with a two-space
+# indent, which is MarshalIndent's layout, escaping quotes, backslashes and control characters
+# as Go does. Go's HTML-safe escapes are applied afterwards: those characters can only occur
+# inside strings, so replacing the bytes is exact.
+
+_HTML_ESCAPES: Final = (
+    (b"<", b"\\u003c"),
+    (b">", b"\\u003e"),
+    (b"&", b"\\u0026"),
+    ("\u2028".encode(), b"\\u2028"),
+    ("\u2029".encode(), b"\\u2029"),
+)
 
 
-@dataclass(frozen=True, slots=True)
-class _Raw:
-    """Text written as is: a number already in Go's format."""
-
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class _Object:
-    """A Go struct: members in declaration order (a ``dict`` is a Go map, sorted on output)."""
-
-    members: tuple[tuple[str, object], ...]
-
-
-def _escape(match: re.Match[str]) -> str:
-    char = match.group()
-    if char in _ESCAPES:
-        return _ESCAPES[char]
-    if "\ud800" <= char <= "\udfff":
-        return "\ufffd"
-    return f"\\u{ord(char):04x}"
-
-
-def _quote(text: str) -> str:
-    """Return ``text`` as a JSON string escaped like Go's encoder (HTML escaping on)."""
-    return f'"{_NEEDS_ESCAPE.sub(_escape, text)}"'
-
-
-def _scalar(node: object) -> str | None:
-    """Return the text of a scalar node, or None when ``node`` is a container."""
-    if node is None:
-        return "null"
-    if isinstance(node, bool):
-        return "true" if node else "false"
-    if isinstance(node, int):
-        return str(node)
-    if isinstance(node, str):
-        return _quote(node)
-    if isinstance(node, _Raw):
-        return node.text
-    return None
-
-
-def _render(node: object, level: int, out: list[str]) -> None:
-    """Append the indented JSON text of ``node`` to ``out``."""
-    text = _scalar(node)
-    if text is not None:
-        out.append(text)
-    elif isinstance(node, _Object):
-        _render_members(node.members, level, out)
-    elif isinstance(node, dict):
-        _render_members(sorted(node.items()), level, out)
-    elif isinstance(node, list):
-        _render_items(node, level, out)
-    else:
-        raise TypeError(f"{type(node).__name__} is not a JSON value")
-
-
-def _render_members(members: Iterable[tuple[str, object]], level: int, out: list[str]) -> None:
-    inner = "\n" + _INDENT * (level + 1)
-    opened = False
-    for key, value in members:
-        out.append(("{" if not opened else ",") + inner + _quote(key) + ": ")
-        _render(value, level + 1, out)
-        opened = True
-    out.append("\n" + _INDENT * level + "}" if opened else "{}")
-
-
-def _render_items(items: list[object], level: int, out: list[str]) -> None:
-    inner = "\n" + _INDENT * (level + 1)
-    for index, value in enumerate(items):
-        out.append(("[" if index == 0 else ",") + inner)
-        _render(value, level + 1, out)
-    out.append("\n" + _INDENT * level + "]" if items else "[]")
+def _render(tree: object) -> bytes:
+    """Return the indented JSON text of ``tree``, escaped like Go's encoder."""
+    data = orjson.dumps(tree, option=orjson.OPT_INDENT_2)
+    for char, escape in _HTML_ESCAPES:
+        if char in data:
+            data = data.replace(char, escape)
+    return data
 
 
 # --- Scalars ---------------------------------------------------------------------------------
@@ -213,53 +164,60 @@ def _format_time(value: object) -> str:
     return text + "Z"
 
 
-def _parse_time(raw: str, path: str) -> datetime | None:
+def _parse_time(raw: str) -> datetime | None:
     """Parse an RFC 3339 time into UTC; Go's zero time gives None."""
     match = _RFC3339.fullmatch(raw)
     if match is None:
-        _fail(path, f"{raw!r} is not an RFC 3339 time")
+        _fail(f"{raw!r} is not an RFC 3339 time")
+    fraction, sign = match.group(7, 8)
+    nanosecond = int(fraction[6:9].ljust(3, "0")) if fraction and len(fraction) > 6 else 0
+    try:
+        if sign is None:  # the form every writer uses: datetime's own parser is fastest
+            moment = datetime.fromisoformat(raw)
+        else:
+            moment = _with_offset(match).astimezone(UTC)
+    except ValueError:
+        _fail(f"{raw!r} is not a valid date and time")
+    except OverflowError:
+        _fail(f"{raw!r} is out of range (years 1-9999 in UTC)")
+    if moment == _ZERO_TIME_VALUE and not nanosecond:
+        return None
+    return with_nanosecond(moment, nanosecond)
+
+
+def _with_offset(match: re.Match[str]) -> datetime:
+    """Return the local time of an RFC 3339 match that has a numeric UTC offset."""
     year, month, day, hour, minute, second = (int(part) for part in match.group(1, 2, 3, 4, 5, 6))
     fraction, sign, offset_hours, offset_minutes = match.group(7, 8, 9, 10)
-    zone: tzinfo = UTC
-    if sign is not None:
-        if int(offset_hours) > 23 or int(offset_minutes) > 59:
-            _fail(path, f"{raw!r} has an invalid UTC offset")
-        offset = timedelta(hours=int(offset_hours), minutes=int(offset_minutes))
-        zone = timezone(-offset if sign == "-" else offset)
-    digits = (fraction or "").ljust(9, "0")
-    try:
-        moment = datetime(year, month, day, hour, minute, second, int(digits[:6]), zone)
-        if zone is not UTC:
-            moment = moment.astimezone(UTC)
-    except ValueError:
-        _fail(path, f"{raw!r} is not a valid date and time")
-    except OverflowError:
-        _fail(path, f"{raw!r} is out of range (years 1-9999 in UTC)")
-    if moment == _ZERO_TIME_VALUE and digits == "000000000":
-        return None
-    return with_nanosecond(moment, int(digits[6:]))
+    if int(offset_hours) > 23 or int(offset_minutes) > 59:
+        _fail(f"{match.string!r} has an invalid UTC offset")
+    offset = timedelta(hours=int(offset_hours), minutes=int(offset_minutes))
+    zone = timezone(-offset if sign == "-" else offset)
+    micro = int((fraction or "")[:6].ljust(6, "0"))
+    return datetime(year, month, day, hour, minute, second, micro, zone)
 
 
 def _json_tree(value: object) -> object:
     """Return a JSON value (from the domain) as a tree, with floats in Go's format."""
     if isinstance(value, float):
-        return _Raw(format_go_float(value))
+        return orjson.Fragment(format_go_float(value))
     if isinstance(value, list):
         return [_json_tree(item) for item in value]
     if isinstance(value, dict):
-        return {key: _json_tree(item) for key, item in value.items()}
+        return {key: _json_tree(value[key]) for key in sorted(value)}
     return value
 
 
-def _json_value(raw: object, path: str) -> Any:  # noqa: ANN401 (any JSON value)
-    """Return a decoded JSON value with clean text and numbers in their canonical type."""
+def _json_value(raw: object) -> Any:  # noqa: ANN401 (any JSON value)
+    """Return a decoded JSON value with numbers in their canonical type."""
     try:
-        return normalize_json(_clean_json(raw))
+        return normalize_json(raw)
     except OverflowError:
-        _fail(path, "a number is too large for a float64")
+        _fail("a number is too large for a float64")
 
 
 def _clean_json(raw: object) -> object:
+    """Return ``raw`` with lone surrogates replaced in every string and key."""
     if isinstance(raw, str):
         return _text(raw)
     if isinstance(raw, list):
@@ -279,8 +237,8 @@ class _Codec(Protocol):
         """Return the tree node of ``value``."""
         ...
 
-    def decode(self, raw: object, path: str) -> object:
-        """Return the domain value of ``raw`` (from json.loads), found at ``path``."""
+    def decode(self, raw: object) -> object:
+        """Return the domain value of ``raw`` (a decoded JSON value)."""
         ...
 
 
@@ -289,79 +247,79 @@ class _Scalar:
     """A codec made of two functions."""
 
     encoder: Callable[[object], object]
-    decoder: Callable[[object, str], object]
+    decoder: Callable[[object], object]
 
     def encode(self, value: object) -> object:
         """Return the tree node of ``value``."""
         return self.encoder(value)
 
-    def decode(self, raw: object, path: str) -> object:
+    def decode(self, raw: object) -> object:
         """Return the domain value of ``raw``."""
-        return self.decoder(raw, path)
+        return self.decoder(raw)
 
 
-def _decode_string(raw: object, path: str) -> str:
+def _decode_string(raw: object) -> str:
     if raw is None:
         return ""
     if not isinstance(raw, str):
-        _fail(path, f"expected a string, got {_kind(raw)}")
-    return _text(raw)
+        _fail(f"expected a string, got {_kind(raw)}")
+    return raw
 
 
 def _int_codec(bits: int) -> _Scalar:
     low, high = _INT32 if bits == 32 else _INT64
 
-    def decode(raw: object, path: str) -> int:
+    def decode(raw: object) -> int:
         if raw is None:
             return 0
         if not isinstance(raw, int) or isinstance(raw, bool):
-            _fail(path, f"expected an integer, got {_kind(raw)}")
+            _fail(f"expected an integer, got {_kind(raw)}")
         if not low <= raw <= high:
-            _fail(path, f"{raw} does not fit in an int{bits}")
+            _fail(f"{raw} does not fit in an int{bits}")
         return raw
 
     return _Scalar(lambda value: value, decode)
 
 
-def _decode_bool(raw: object, path: str) -> bool:
+def _decode_bool(raw: object) -> bool:
     if raw is None:
         return False
     if not isinstance(raw, bool):
-        _fail(path, f"expected true or false, got {_kind(raw)}")
+        _fail(f"expected true or false, got {_kind(raw)}")
     return raw
 
 
-def _decode_status(raw: object, path: str) -> ExecutionStatus:
-    text = _decode_string(raw, path)
+def _decode_status(raw: object) -> ExecutionStatus:
+    text = _decode_string(raw)
     try:
         return ExecutionStatus(text)
     except ValueError:
-        _fail(path, f"unknown status {text!r}")
+        _fail(f"unknown status {text!r}")
 
 
 def _encode_status(value: object) -> object:
     return ExecutionStatus(str(value)).value
 
 
-def _decode_time(raw: object, path: str) -> datetime | None:
+def _decode_time(raw: object) -> datetime | None:
     if raw is None:
         return None
     if not isinstance(raw, str):
-        _fail(path, f"expected an RFC 3339 time string, got {_kind(raw)}")
-    return _parse_time(raw, path)
+        _fail(f"expected an RFC 3339 time string, got {_kind(raw)}")
+    return _parse_time(raw)
 
 
-def _decode_json_object(raw: object, path: str) -> dict[str, Any] | None:
+def _decode_json_object(raw: object) -> dict[str, Any] | None:
     if raw is None:
         return None
     if not isinstance(raw, dict):
-        _fail(path, f"expected an object or null, got {_kind(raw)}")
-    value: dict[str, Any] = _json_value(raw, path)
+        _fail(f"expected an object or null, got {_kind(raw)}")
+    value: dict[str, Any] = _json_value(raw)
     return value
 
 
-def _decode_inputs(raw: object, path: str) -> dict[str, Any]:
-    return _decode_json_object(raw, path) or {}
+def _decode_inputs(raw: object) -> dict[str, Any]:
+    return _decode_json_object(raw) or {}
 
 
 _STRING: Final = _Scalar(lambda value: value, _decode_string)
@@ -385,9 +343,9 @@ class _Optional:
         """Return ``null`` for None, else the wrapped codec's node."""
         return None if value is None else self.codec.encode(value)
 
-    def decode(self, raw: object, path: str) -> object:
+    def decode(self, raw: object) -> object:
         """Return None for ``null``, else the wrapped codec's value."""
-        return None if raw is None else self.codec.decode(raw, path)
+        return None if raw is None else self.codec.decode(raw)
 
 
 @dataclass(frozen=True, slots=True)
@@ -402,13 +360,20 @@ class _List:
             raise TypeError(f"expected a list, got {type(value).__name__}")
         return [self.codec.encode(item) for item in value] or None
 
-    def decode(self, raw: object, path: str) -> list[Any]:
+    def decode(self, raw: object) -> list[Any]:
         """Return ``[]`` for ``null``, else the decoded items."""
         if raw is None:
             return []
         if not isinstance(raw, list):
-            _fail(path, f"expected an array, got {_kind(raw)}")
-        return [self.codec.decode(item, f"{path}[{index}]") for index, item in enumerate(raw)]
+            _fail(f"expected an array, got {_kind(raw)}")
+        items = []
+        for index, item in enumerate(raw):
+            try:
+                items.append(self.codec.decode(item))
+            except _CorruptError as exc:
+                exc.within(f"[{index}]")
+                raise
+        return items
 
 
 @dataclass(frozen=True, slots=True)
@@ -418,20 +383,30 @@ class _Map:
     codec: _Codec
 
     def encode(self, value: object) -> object:
-        """Return a dict of encoded values (the renderer sorts the keys)."""
+        """Return a dict of encoded values, keys sorted as Go writes a map."""
         if not isinstance(value, dict):
             raise TypeError(f"expected a dict, got {type(value).__name__}")
-        return {key: self.codec.encode(item) for key, item in value.items()}
+        return {key: self.codec.encode(value[key]) for key in sorted(value)}
 
-    def decode(self, raw: object, path: str) -> dict[str, Any]:
+    def decode(self, raw: object) -> dict[str, Any]:
         """Return the decoded entries."""
         if raw is None:
             return {}
         if not isinstance(raw, dict):
-            _fail(path, f"expected an object, got {_kind(raw)}")
-        return {
-            _text(key): self.codec.decode(item, f"{path}[{key!r}]") for key, item in raw.items()
-        }
+            _fail(f"expected an object, got {_kind(raw)}")
+        entries = {}
+        for key, item in raw.items():
+            try:
+                entries[key] = self.codec.decode(item)
+            except _CorruptError as exc:
+                exc.within(f"[{key!r}]")
+                raise
+        return entries
+
+
+def _decoder(codec: _Codec) -> Callable[[object], object]:
+    """Return the function that decodes for ``codec`` (a scalar's own, one call fewer)."""
+    return codec.decoder if isinstance(codec, _Scalar) else codec.decode
 
 
 @dataclass(frozen=True, slots=True)
@@ -453,27 +428,35 @@ class _Struct:
     def define(self, *fields: _Field) -> None:
         """Set the fields in Go declaration order."""
         self.fields = fields
-        self._by_folded_key = {field.key.lower(): field for field in fields}
+        self._by_folded_key = {
+            field.key.lower(): (field.attr, "." + field.key, _decoder(field.codec))
+            for field in fields
+        }
 
     def encode(self, value: object) -> object:
         """Return the struct with every field, in declaration order."""
-        return _Object(tuple((f.key, f.codec.encode(getattr(value, f.attr))) for f in self.fields))
+        return {f.key: f.codec.encode(getattr(value, f.attr)) for f in self.fields}
 
-    def decode(self, raw: object, path: str) -> object:
+    def decode(self, raw: object) -> object:
         """Return the dataclass; ``null`` gives the zero value, as for a Go struct."""
-        return self.factory(**self.decode_fields(raw, path))
+        return self.factory(**self.decode_fields(raw))
 
-    def decode_fields(self, raw: object, path: str) -> dict[str, Any]:
+    def decode_fields(self, raw: object) -> dict[str, Any]:
         """Return the attributes found in ``raw``: keys matched ignoring case, others ignored."""
         if raw is None:
             return {}
         if not isinstance(raw, dict):
-            _fail(path, f"expected an object, got {_kind(raw)}")
+            _fail(f"expected an object, got {_kind(raw)}")
         values: dict[str, Any] = {}
         for key, item in raw.items():
-            field = self._by_folded_key.get(key.lower())
-            if field is not None:
-                values[field.attr] = field.codec.decode(item, _join(path, field.key))
+            known = self._by_folded_key.get(key.lower())
+            if known is not None:
+                attr, step, decode = known
+                try:
+                    values[attr] = decode(item)
+                except _CorruptError as exc:
+                    exc.within(step)
+                    raise
         return values
 
 
@@ -555,9 +538,10 @@ def encode_state(state: ExecutionContext) -> bytes:
     ``state`` is expected to pass :func:`wfstore._validation.check_context`; times are written
     in UTC. A value that cannot be written raises ``TypeError`` or ``ValueError``.
     """
-    out: list[str] = []
-    _render(_CONTEXT.encode(state), 0, out)
-    return "".join(out).encode()
+    try:
+        return _render(_CONTEXT.encode(state))
+    except orjson.JSONEncodeError as exc:  # a TypeError: e.g. a lone surrogate in a str
+        raise TypeError(f"the state cannot be written as JSON: {exc}") from None
 
 
 def decode_state(data: bytes, workflow_id: str) -> ExecutionContext:
@@ -578,18 +562,35 @@ def decode_state(data: bytes, workflow_id: str) -> ExecutionContext:
 
 
 def _decode(data: bytes, workflow_id: str) -> ExecutionContext:
-    fields = _CONTEXT.decode_fields(_parse_document(data), "")
+    fields = _CONTEXT.decode_fields(_parse_document(data))
     stored_id = fields.pop("workflow_id", "")
     if stored_id and stored_id != workflow_id:
-        _fail("WorkflowID", f"{stored_id!r} does not match the id it is stored under")
+        _fail(f"WorkflowID: {stored_id!r} does not match the id it is stored under")
     state = ExecutionContext(
         workflow_id=workflow_id, **{"status": ExecutionStatus.UNSPECIFIED, **fields}
     )
     try:
         check_context(state)
     except InvalidArgumentError as exc:
-        _fail("", f"it holds a state no store can keep: {exc.message}")
+        _fail(f"it holds a state no store can keep: {exc.message}")
     return state
+
+
+def _parse_document(data: bytes) -> dict[str, Any]:
+    """Return the top-level JSON object of ``data``, every string free of lone surrogates.
+
+    orjson reads well-formed files; anything it refuses is read again by the standard
+    library, which accepts Go's lone-surrogate escapes and names the problem precisely.
+    """
+    if not data:
+        _fail("the file is empty")
+    try:
+        document = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        document = _clean_json(_parse_strictly(data))
+    if not isinstance(document, dict):
+        _fail(f"expected a JSON object at the top level, got {_kind(document)}")
+    return document
 
 
 def _reject_constant(name: str) -> NoReturn:
@@ -603,20 +604,15 @@ def _parse_float(text: str) -> float:
     return value
 
 
-def _parse_document(data: bytes) -> dict[str, Any]:
-    """Return the top-level JSON object of ``data``."""
-    if not data:
-        _fail("", "the file is empty")
+def _parse_strictly(data: bytes) -> object:
+    """Parse ``data`` with the standard library, failing with a precise message."""
     try:
         text = bytes(data).decode("utf-8")
     except UnicodeDecodeError as exc:
-        _fail("", f"not UTF-8 text (invalid byte at offset {exc.start})")
+        _fail(f"not UTF-8 text (invalid byte at offset {exc.start})")
     try:
-        document = json.loads(text, parse_constant=_reject_constant, parse_float=_parse_float)
+        return json.loads(text, parse_constant=_reject_constant, parse_float=_parse_float)
     except json.JSONDecodeError as exc:
-        _fail("", f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})")
+        _fail(f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})")
     except ValueError as exc:  # e.g. an integer with more digits than Python converts
-        _fail("", f"not valid JSON ({exc})")
-    if not isinstance(document, dict):
-        _fail("", f"expected a JSON object at the top level, got {_kind(document)}")
-    return document
+        _fail(f"not valid JSON ({exc})")
