@@ -27,8 +27,10 @@ from wfstore.errors import (
     DataCorruptedError,
     DeadlineExceededError,
     InvalidArgumentError,
+    ResourceExhaustedError,
     StoreClosedError,
     StoreError,
+    UnauthenticatedError,
     UnavailableError,
 )
 
@@ -49,6 +51,7 @@ __all__ = [
     "JSONValue",
     "LoopContext",
     "Page",
+    "ResourceExhaustedError",
     "RetryPolicy",
     "StateStore",
     "StepState",
@@ -56,5 +59,6 @@ __all__ = [
     "StoreError",
     "Timestamp",
     "Turn",
+    "UnauthenticatedError",
     "UnavailableError",
 ]

@@ -9,8 +9,10 @@ from wfstore.errors import (
     DataCorruptedError,
     DeadlineExceededError,
     InvalidArgumentError,
+    ResourceExhaustedError,
     StoreClosedError,
     StoreError,
+    UnauthenticatedError,
     UnavailableError,
 )
 
@@ -24,6 +26,8 @@ _STATUS_BY_ERROR: dict[type[StoreError], grpc.StatusCode] = {
     StoreClosedError: grpc.StatusCode.UNAVAILABLE,
     UnavailableError: grpc.StatusCode.UNAVAILABLE,
     DeadlineExceededError: grpc.StatusCode.DEADLINE_EXCEEDED,
+    ResourceExhaustedError: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    UnauthenticatedError: grpc.StatusCode.UNAUTHENTICATED,
 }
 
 _ERROR_BY_STATUS: dict[grpc.StatusCode, type[StoreError]] = {
@@ -33,6 +37,8 @@ _ERROR_BY_STATUS: dict[grpc.StatusCode, type[StoreError]] = {
     grpc.StatusCode.DATA_LOSS: DataCorruptedError,
     grpc.StatusCode.UNAVAILABLE: UnavailableError,
     grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceededError,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: ResourceExhaustedError,
+    grpc.StatusCode.UNAUTHENTICATED: UnauthenticatedError,
 }
 
 

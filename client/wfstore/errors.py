@@ -12,8 +12,10 @@ __all__ = [
     "DataCorruptedError",
     "DeadlineExceededError",
     "InvalidArgumentError",
+    "ResourceExhaustedError",
     "StoreClosedError",
     "StoreError",
+    "UnauthenticatedError",
     "UnavailableError",
 ]
 
@@ -48,7 +50,22 @@ class StoreClosedError(StoreError):
 
 
 class UnavailableError(StoreError, ConnectionError):
-    """The daemon cannot be reached or is shutting down; the call may succeed if retried."""
+    """The daemon or its storage cannot be used now; the call may succeed if retried.
+
+    Raised when the daemon cannot be reached or is shutting down, and when the storage fails
+    (a data directory made read-only or removed, an I/O error).
+    """
+
+
+class ResourceExhaustedError(StoreError):
+    """A size limit was hit: the disk is full, a file size limit, or a message too large.
+
+    Retrying the same call fails again until space is freed or the request is made smaller.
+    """
+
+
+class UnauthenticatedError(StoreError):
+    """The daemon requires a token and the call carried none, or one it does not accept."""
 
 
 class DeadlineExceededError(StoreError, TimeoutError):

@@ -29,9 +29,9 @@ from wfstore import (
     DeadlineExceededError,
     ExecutionContext,
     HistoryFilter,
+    ResourceExhaustedError,
     RetryPolicy,
     StoreClosedError,
-    StoreError,
     UnavailableError,
 )
 from wfstored import JSONStore
@@ -355,7 +355,7 @@ def test_oversized_messages_are_refused_and_the_daemon_keeps_serving(tmp_path: P
     try:
         big = ExecutionContext(workflow_id="big", inputs={"blob": "x" * 100_000})
         with daemon.client(timeout=10) as client:
-            with pytest.raises(StoreError, match="RESOURCE_EXHAUSTED"):
+            with pytest.raises(ResourceExhaustedError, match="larger than max"):
                 client.state.save(big)
             assert client.state.load("big") is None
             client.state.save(ExecutionContext(workflow_id="small"))

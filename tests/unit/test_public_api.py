@@ -31,6 +31,7 @@ def test_wfstore_exports() -> None:
         "JSONValue",
         "LoopContext",
         "Page",
+        "ResourceExhaustedError",
         "RetryPolicy",
         "StateStore",
         "StepState",
@@ -38,6 +39,7 @@ def test_wfstore_exports() -> None:
         "StoreError",
         "Timestamp",
         "Turn",
+        "UnauthenticatedError",
         "UnavailableError",
     ]
     for name in wfstore.__all__:
