@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Compare gRPC server models on a no-op StateService.Load with a realistic reply.
 
-Serves the same canned reply from a thread-pool server (8, 16 and 64 workers) and from a
-``grpc.aio`` server, each in its own process, and drives each at concurrency 1, 8 and 64 from
-an asyncio client for ``--seconds`` per cell, ``--repeats`` times round-robin. Prints the
-median throughput (with min-max) and median p50 latency per model and concurrency; this is
-how wfstored's server model (thread pool, 16 workers) was chosen.
+Serves the same canned reply from a thread-pool server (8, 16 and 64 workers), from two
+16-worker processes sharing the port with ``SO_REUSEPORT`` (``sync16x2``) and from a
+``grpc.aio`` server, and drives each at concurrency 1, 8 and 64 from an asyncio client for
+``--seconds`` per cell, ``--repeats`` times round-robin. Prints the median throughput (with
+min-max) and median p50 latency per model and concurrency; this is how wfstored's server model
+(one process, thread pool, 16 workers) was chosen.
 
     python scripts/bench_server_model.py
 """
@@ -28,9 +29,12 @@ from wfstore.v1 import state_pb2, state_pb2_grpc
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_roundtrip import _state
 
-MODELS = ["sync8", "sync16", "sync64", "aio"]
+MODELS = ["sync8", "sync16", "sync64", "sync16x2", "aio"]
+PROCESSES = {"sync16x2": 2}
+"""Models served by several processes on one port (each process runs the model's pool)."""
 REPLY = state_pb2.StateServiceLoadResponse(state=context_to_proto(_state("x")))
 OPTIONS = [("grpc.so_reuseport", 0)]
+SHARED_PORT_OPTIONS = [("grpc.so_reuseport", 1)]
 
 
 class _SyncLoad(state_pb2_grpc.StateServiceServicer):
@@ -49,7 +53,9 @@ def _serve(model: str, port: int) -> None:
     """Serve the canned Load on ``port`` with ``model`` until killed."""
     address = f"127.0.0.1:{port}"
     if model.startswith("sync"):
-        server = grpc.server(futures.ThreadPoolExecutor(int(model[4:])), options=OPTIONS)
+        workers, _, copies = model[4:].partition("x")
+        options = SHARED_PORT_OPTIONS if copies else OPTIONS
+        server = grpc.server(futures.ThreadPoolExecutor(int(workers)), options=options)
         state_pb2_grpc.add_StateServiceServicer_to_server(_SyncLoad(), server)
         server.add_insecure_port(address)
         server.start()
@@ -66,24 +72,39 @@ def _serve(model: str, port: int) -> None:
     asyncio.run(main())
 
 
+CHANNELS = 4
+"""Connections the driver opens (workers use them round-robin): SO_REUSEPORT spreads
+connections, not calls, over the processes sharing a port."""
+
+
 async def _drive(port: int, concurrency: int, seconds: float) -> tuple[float, float]:
     """Return (calls per second, median latency in ms) at ``concurrency``."""
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-        stub = state_pb2_grpc.StateServiceStub(channel)
-        request = state_pb2.StateServiceLoadRequest(workflow_id="x")
-        await stub.Load(request, wait_for_ready=True)
+    channels = [
+        grpc.aio.insecure_channel(
+            f"127.0.0.1:{port}", options=[("grpc.use_local_subchannel_pool", 1)]
+        )
+        for _ in range(min(concurrency, CHANNELS))
+    ]
+    stubs = [state_pb2_grpc.StateServiceStub(channel) for channel in channels]
+    request = state_pb2.StateServiceLoadRequest(workflow_id="x")
+    try:
+        for stub in stubs:
+            await stub.Load(request, wait_for_ready=True)
         latencies: list[float] = []
         end = time.monotonic() + seconds
 
-        async def worker() -> None:
+        async def worker(stub: state_pb2_grpc.StateServiceStub) -> None:
             while time.monotonic() < end:
                 started = time.perf_counter()
                 await stub.Load(request)
                 latencies.append(time.perf_counter() - started)
 
         began = time.monotonic()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        await asyncio.gather(*(worker(stubs[i % len(stubs)]) for i in range(concurrency)))
         return len(latencies) / (time.monotonic() - began), statistics.median(latencies) * 1e3
+    finally:
+        for channel in channels:
+            await channel.close()
 
 
 def main() -> int:
@@ -100,14 +121,17 @@ def main() -> int:
     for _ in range(args.repeats):
         for index, model in enumerate(MODELS):
             port = 47100 + index
-            server = subprocess.Popen([sys.executable, __file__, "--serve", model, str(port)])
+            command = [sys.executable, __file__, "--serve", model, str(port)]
+            servers = [subprocess.Popen(command) for _ in range(PROCESSES.get(model, 1))]
+            time.sleep(1.0)  # every process bound before the first connection
             try:
                 for concurrency in (1, 8, 64):
                     cell = asyncio.run(_drive(port, concurrency, args.seconds))
                     results.setdefault((model, concurrency), []).append(cell)
             finally:
-                server.kill()
-                server.wait()
+                for server in servers:
+                    server.kill()
+                    server.wait()
     print("| model | concurrency | calls/s median (min-max) | p50 ms |")
     print("| --- | ---: | ---: | ---: |")
     for (model, concurrency), cells in sorted(results.items()):
