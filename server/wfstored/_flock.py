@@ -3,7 +3,10 @@
 ``flock(2)`` on a descriptor opened once: taking and releasing the lock is one system call
 each, and a waiter blocks in the kernel instead of polling. A process that was forked opens
 its own descriptor on first use, because a descriptor inherited across ``fork`` shares its
-lock with the parent. Not for threads: serialise threads first (one lock per process).
+lock with the parent. If the lock file is removed or replaced while the descriptor is open
+(its directory deleted and made again), a lock on the old file would exclude no one, so the
+lock is taken again on the file the path names now. Not for threads: serialise threads first
+(one lock per process).
 """
 
 from __future__ import annotations
@@ -25,12 +28,24 @@ class FileLock:
         self._fd = -1
         self._pid = 0
 
+    def acquire(self) -> None:
+        """Block until the lock is held; ``OSError`` if the lock file cannot be opened."""
+        while True:
+            if self._pid != os.getpid():
+                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                self._pid = os.getpid()
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            if self._holds_the_named_file():
+                return
+            self.close()  # releases the lock on the orphaned file; the next pass reopens
+
+    def release(self) -> None:
+        """Release the lock."""
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+
     def __enter__(self) -> None:
         """Block until the lock is held."""
-        if self._pid != os.getpid():
-            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            self._pid = os.getpid()
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        self.acquire()
 
     def __exit__(
         self,
@@ -39,7 +54,16 @@ class FileLock:
         tb: TracebackType | None,
     ) -> None:
         """Release the lock."""
-        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self.release()
+
+    def _holds_the_named_file(self) -> bool:
+        """Whether the open descriptor is still the file that ``path`` names."""
+        try:
+            named = self._path.stat()
+        except FileNotFoundError:
+            return False
+        held = os.fstat(self._fd)
+        return (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino)
 
     def close(self) -> None:
         """Close the descriptor (releasing the lock if held); a later acquire reopens it."""

@@ -14,12 +14,18 @@ the id's stripe is ``crc32(id) % 64`` and each stripe is a ``threading.Lock`` pl
 its stripe's lock for the whole life of its temp file, so a temp file that exists while its
 stripe is locked was left by a writer that crashed; those are removed the first time a store
 uses the directory.
+
+The directory is created on first use. If it disappears later (removed while in use), calls
+fail with :class:`~wfstore.errors.UnavailableError` until it is restored or recreated, rather
+than answering "no state" for every id; a full disk or file size limit gives
+:class:`~wfstore.errors.ResourceExhaustedError` and leaves the previous state in place.
 """
 
 from __future__ import annotations
 
 import bisect
 import contextlib
+import errno
 import os
 import re
 import secrets
@@ -38,6 +44,7 @@ from wfstore.errors import DataCorruptedError, InvalidArgumentError, StoreClosed
 from wfstored._awf_json import decode_state, encode_state
 from wfstored._flock import FileLock
 from wfstored._page_token import decode_page_token, encode_page_token, page_size_or_default
+from wfstored._storage_errors import translate_os_errors
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -83,10 +90,10 @@ class JSONStore:
         """Use ``directory`` (created with mode 0700 on first use) for the state files."""
         self._dir = Path(directory)
         self._lock_dir = self._dir / LOCK_DIR_NAME
-        self._guard = threading.Lock()  # the one-time sweep
+        self._guard = threading.Lock()  # the one-time creation and sweep
         self._stripes_guard = threading.Lock()
         self._stripes: dict[int, _Stripe] = {}
-        self._swept = False
+        self._ready = False
         self._closed = False
         self._listing: tuple[tuple[int, int, int], tuple[str, ...]] | None = None
 
@@ -97,10 +104,11 @@ class JSONStore:
         self._check_open()
         check_context(state)
         data = encode_state(state)
-        self._ensure_dir()
-        index = stripe_of(state.workflow_id)
-        with self._locked(index):
-            self._replace(self._path(state.workflow_id), data, index)
+        with translate_os_errors(f"saving the state of {state.workflow_id!r} in {self._dir}"):
+            self._ensure_dir()
+            index = stripe_of(state.workflow_id)
+            with self._locked(index):
+                self._replace(self._path(state.workflow_id), data, index)
 
     def load(self, workflow_id: str) -> ExecutionContext | None:
         """Return the state stored under ``workflow_id``, or None if there is none.
@@ -109,27 +117,31 @@ class JSONStore:
         """
         self._check_open()
         check_workflow_id(workflow_id)
-        self._ensure_dir()
-        data = self._read(workflow_id)
+        with translate_os_errors(f"loading the state of {workflow_id!r} from {self._dir}"):
+            self._ensure_dir()
+            data = self._read(workflow_id)
         return None if data is None else decode_state(data, workflow_id)
 
     def delete(self, workflow_id: str) -> None:
         """Delete the state stored under ``workflow_id``; a missing id is not an error."""
         self._check_open()
         check_workflow_id(workflow_id)
-        self._ensure_dir()
-        with self._locked(stripe_of(workflow_id)):
-            try:
-                self._path(workflow_id).unlink()
-            except FileNotFoundError:
-                return
-            self._sync_dir()
+        with translate_os_errors(f"deleting the state of {workflow_id!r} from {self._dir}"):
+            self._ensure_dir()
+            with self._locked(stripe_of(workflow_id)):
+                try:
+                    self._path(workflow_id).unlink()
+                except FileNotFoundError:
+                    self._require_dir()
+                    return
+                self._sync_dir()
 
     def list(self) -> list[str]:
         """Return every workflow id that has a stored state, in ascending byte order."""
         self._check_open()
-        self._ensure_dir()
-        return list(self._sorted_ids())
+        with translate_os_errors(f"listing the states in {self._dir}"):
+            self._ensure_dir()
+            return list(self._sorted_ids())
 
     def _sorted_ids(self) -> tuple[str, ...]:
         """Return the sorted ids, from a cached scan while the directory is unchanged.
@@ -138,10 +150,7 @@ class JSONStore:
         invalidates the cache. A directory changed within the last two seconds is always
         rescanned, so file systems with coarse timestamps cannot serve a stale listing.
         """
-        try:
-            info = self._dir.stat()
-        except FileNotFoundError:
-            return ()
+        info = self._dir.stat()
         key = (info.st_dev, info.st_ino, info.st_mtime_ns)
         cached = self._listing
         if cached is not None and cached[0] == key:
@@ -162,8 +171,9 @@ class JSONStore:
         check_page_size(page_size)
         size = page_size_or_default(page_size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
         after = _position(page_token)
-        self._ensure_dir()
-        ids = self._sorted_ids()
+        with translate_os_errors(f"listing the states in {self._dir}"):
+            self._ensure_dir()
+            ids = self._sorted_ids()
         start = bisect.bisect_right(ids, after) if after is not None else 0
         items = list(ids[start : start + size])
         more = start + size < len(ids)
@@ -208,6 +218,7 @@ class JSONStore:
         try:
             fd = os.open(self._path(workflow_id), flags)
         except FileNotFoundError:
+            self._require_dir()
             return None
         except OSError as exc:
             if not self._path(workflow_id).is_symlink():
@@ -237,15 +248,20 @@ class JSONStore:
             os.close(fd)
 
     def _ensure_dir(self) -> None:
-        """Create the directories if needed and, once, remove temp files of crashed writers."""
-        _make_dirs(self._dir)
-        _make_dirs(self._lock_dir)
-        if self._swept:
+        """On first use, create the directories and remove temp files of crashed writers."""
+        if self._ready:
             return
         with self._guard:
-            if not self._swept:
+            if not self._ready:
+                _make_dirs(self._dir)
+                _make_dirs(self._lock_dir)
                 self._sweep()
-                self._swept = True
+                self._ready = True
+
+    def _require_dir(self) -> None:
+        """Raise ``FileNotFoundError`` if the state directory has gone since first use."""
+        if not self._dir.is_dir():
+            raise FileNotFoundError(errno.ENOENT, "the state directory is missing", str(self._dir))
 
     def _sweep(self) -> None:
         """Remove every temp file left by a writer that died; safe while others write."""
@@ -266,8 +282,18 @@ class JSONStore:
     def _locked(self, index: int) -> Iterator[None]:
         """Hold stripe ``index`` against other threads, then against other processes."""
         stripe = self._stripe(index)
-        with stripe.threads, stripe.processes:
-            yield
+        with stripe.threads:
+            try:
+                stripe.processes.acquire()
+            except FileNotFoundError:
+                # A state directory restored without its lock directory: make that again.
+                self._require_dir()
+                _make_dirs(self._lock_dir)
+                stripe.processes.acquire()
+            try:
+                yield
+            finally:
+                stripe.processes.release()
 
     def _stripe(self, index: int) -> _Stripe:
         with self._stripes_guard:

@@ -8,6 +8,12 @@ The database runs in WAL mode with a busy timeout, so several processes (two dae
 open the same file: readers never block, and writers (``BEGIN IMMEDIATE``) queue for up to
 five seconds before the call fails with :class:`~wfstore.errors.UnavailableError`.
 
+The file is checked before every call and after every commit: if it was removed while open
+(a connection would go on writing into the deleted file, and acknowledged records would be
+lost), calls fail with :class:`~wfstore.errors.UnavailableError` until it is restored; a file
+replaced by another (restored from a backup, say) is reopened. A full disk gives
+:class:`~wfstore.errors.ResourceExhaustedError`.
+
 Listings use keyset pagination on ``(completed_at, id)`` and every filter shape is pinned to
 an index with ``INDEXED BY``: :func:`list_query` and :func:`stats_query` build the SQL, and
 are public so that tests can ``EXPLAIN QUERY PLAN`` exactly what the store runs.
@@ -20,6 +26,7 @@ import os
 import re
 import sqlite3
 import threading
+import urllib.parse
 import weakref
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -40,12 +47,14 @@ from wfstore.errors import (
     AlreadyExistsError,
     DataCorruptedError,
     InvalidArgumentError,
+    ResourceExhaustedError,
     StoreClosedError,
     UnavailableError,
 )
 
 from wfstored._group_commit import GroupCommitter
 from wfstored._page_token import decode_page_token, encode_page_token, page_size_or_default
+from wfstored._storage_errors import storage_error
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
@@ -82,12 +91,11 @@ _LOW_BITS = 32
 _LOW_MASK = (1 << _LOW_BITS) - 1
 
 # SQLite result codes (the low byte of an extended code) that mean "try again later" rather
-# than "the file is damaged": lock contention, a full disk, an I/O or permission failure.
+# than "the file is damaged": lock contention, an I/O or permission failure.
 _UNAVAILABLE_CODES = frozenset(
     {
         sqlite3.SQLITE_BUSY,
         sqlite3.SQLITE_LOCKED,
-        sqlite3.SQLITE_FULL,
         sqlite3.SQLITE_IOERR,
         sqlite3.SQLITE_CANTOPEN,
         sqlite3.SQLITE_READONLY,
@@ -360,6 +368,8 @@ class _Reader:
 
     conn: sqlite3.Connection
     lock: threading.Lock
+    generation: int
+    """The store's file generation the connection was opened on."""
 
 
 def _insert_row(conn: sqlite3.Connection, row: _Row) -> AlreadyExistsError | None:
@@ -398,6 +408,10 @@ def _translate(exc: sqlite3.Error, path: str, action: str) -> Exception:
     """Return the wfstore error for an SQLite error raised while doing ``action``."""
     code = getattr(exc, "sqlite_errorcode", None)
     primary = None if code is None else code & 0xFF
+    if primary == sqlite3.SQLITE_FULL:
+        return ResourceExhaustedError(
+            f"history database {path}: the disk is full ({action}: {exc}); free space and retry"
+        )
     if primary in _CONTENTION_CODES:
         return UnavailableError(
             f"history database {path} is locked by another writer and stayed locked for "
@@ -438,8 +452,10 @@ class SQLiteHistoryStore:
         self._readers: weakref.WeakSet[_Reader] = weakref.WeakSet()
         self._readers_lock = threading.Lock()
         self._committer = GroupCommitter(self._commit_units)
+        self._generation = 0  # how many times the file was found replaced and reopened
         _make_private_dirs(self._path.parent)
         _create_private_file(self._path)
+        self._identity = self._file_identity("opening")
         conn = self._open()
         try:
             self._initialize(conn)
@@ -450,9 +466,13 @@ class SQLiteHistoryStore:
 
     def _open(self) -> sqlite3.Connection:
         """Open a connection to the database with the busy timeout set."""
+        # mode=rw: never create the file here (it would get the umask's mode, and a file that
+        # vanished must be reported, not silently started anew).
+        uri = f"file:{urllib.parse.quote(str(self._path.absolute()))}?mode=rw"
         try:
             conn = sqlite3.connect(
-                self._path,
+                uri,
+                uri=True,
                 timeout=_BUSY_TIMEOUT_MS / 1000,
                 isolation_level=None,
                 check_same_thread=False,
@@ -521,11 +541,62 @@ class SQLiteHistoryStore:
         if self._closed:
             raise StoreClosedError(f"the history store {self._name} is closed")
 
+    def _file_identity(self, action: str) -> tuple[int, int]:
+        """Return (device, inode) of the file the path names; UnavailableError if it is gone."""
+        try:
+            info = self._path.stat()
+        except FileNotFoundError:
+            raise UnavailableError(
+                f"history database {self._name} was removed while in use ({action}); restore "
+                "it, or restart wfstored to start a new one"
+            ) from None
+        except OSError as exc:
+            raise storage_error(exc, f"{action} in history database {self._name}") from exc
+        return info.st_dev, info.st_ino
+
+    def _follow_file(self, action: str) -> None:
+        """Reopen the writer if the path names another file now; call with the write lock."""
+        identity = self._file_identity(action)
+        if identity == self._identity:
+            return
+        conn = self._open()
+        try:
+            self._initialize(conn)
+        except BaseException:
+            conn.close()
+            raise
+        old, self._conn = self._conn, conn
+        self._identity = identity
+        self._generation += 1
+        if old is not None:
+            with suppress(sqlite3.Error):
+                old.close()
+
+    def _write_to_file(self, action: str, work: Callable[[sqlite3.Connection], _T]) -> _T:
+        """Run ``work`` in one transaction in the file the path names, before and after it."""
+        with self._write_lock, self._sqlite_errors(action):
+            self._follow_file(action)
+            result = self._write(self._writer(), work)
+            if self._file_identity(action) != self._identity:
+                raise UnavailableError(
+                    f"history database {self._name} was replaced while {action}; the change "
+                    "went to the old file: retry"
+                )
+            return result
+
     def _reader(self) -> _Reader:
-        """Return this thread's read connection, opening it on first use."""
+        """Return this thread's read connection on the current file, opening it if needed."""
+        if self._file_identity("reading") != self._identity:
+            with self._write_lock:
+                self._check_open()
+                self._follow_file("reading")
         reader: _Reader | None = getattr(self._local, "reader", None)
+        if reader is not None and reader.generation != self._generation:
+            with reader.lock, suppress(sqlite3.Error):
+                reader.conn.close()
+            reader = None
         if reader is None:
-            reader = _Reader(self._open(), threading.Lock())
+            reader = _Reader(self._open(), threading.Lock(), self._generation)
             with self._readers_lock:
                 if self._closed:
                     reader.conn.close()
@@ -574,8 +645,7 @@ class SQLiteHistoryStore:
                 outcomes.append(conflict)
             return outcomes
 
-        with self._write_lock, self._sqlite_errors("recording"):
-            return self._write(self._writer(), insert_all)
+        return self._write_to_file("recording", insert_all)
 
     def record(self, record: ExecutionRecord) -> None:
         """Store ``record``; the same id again with identical content is a no-op.
@@ -681,8 +751,7 @@ class SQLiteHistoryStore:
         def delete(conn: sqlite3.Connection) -> int:
             return conn.execute(_DELETE_OLDER, (cutoff_text,)).rowcount
 
-        with self._write_lock, self._sqlite_errors("cleaning up"):
-            return self._write(self._writer(), delete)
+        return self._write_to_file("cleaning up", delete)
 
     def close(self) -> None:
         """Close the database; idempotent. Later calls raise :class:`StoreClosedError`."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -18,7 +19,12 @@ from filelock import FileLock
 from wfstore._ports import StateStore
 from wfstore._time import Timestamp
 from wfstore._types import ExecutionContext, ExecutionStatus, StepState
-from wfstore.errors import DataCorruptedError, InvalidArgumentError, StoreClosedError
+from wfstore.errors import (
+    DataCorruptedError,
+    InvalidArgumentError,
+    StoreClosedError,
+    UnavailableError,
+)
 from wfstored._awf_json import decode_state, encode_state
 from wfstored._json_store import LOCK_DIR_NAME, JSONStore, stripe_of
 from wfstored._page_token import encode_page_token
@@ -232,16 +238,28 @@ def test_list_is_sorted_by_code_point(store: JSONStore) -> None:
     assert listed[:3] == [".hidden", "A1", "B"]
 
 
-def test_list_of_a_removed_directory_is_empty(store: JSONStore, directory: Path) -> None:
+def test_a_directory_removed_in_use_is_unavailable_until_it_is_back(
+    store: JSONStore, directory: Path
+) -> None:
     store.save(make_state("a"))
-    for path in [*directory.iterdir(), *(directory / LOCK_DIR_NAME).iterdir()]:
-        if path.is_file():
-            path.unlink()
-    (directory / LOCK_DIR_NAME).rmdir()
-    directory.rmdir()
-    assert store.list() == []
+    shutil.rmtree(directory)
+    calls = [
+        lambda: store.save(make_state("b")),
+        lambda: store.load("a"),
+        lambda: store.delete("a"),
+        store.list,
+        store.list_page,
+    ]
+    for call in calls:
+        with pytest.raises(UnavailableError, match="removed while in use") as caught:
+            call()
+        assert str(directory) in caught.value.message
+    assert not directory.exists()  # never silently made again, empty
+    directory.mkdir()  # restored (empty, without the lock directory)
+    assert store.load("a") is None
     store.save(make_state("b"))
     assert store.list() == ["b"]
+    assert (directory / LOCK_DIR_NAME).is_dir()
 
 
 # --- Path safety --------------------------------------------------------------------------------
@@ -334,8 +352,9 @@ def test_non_regular_files_are_corrupted_states(store: JSONStore, directory: Pat
 def test_failed_rename_leaves_no_temp_file(store: JSONStore, directory: Path) -> None:
     store.save(make_state("other"))
     (directory / "blocked.json").mkdir()
-    with pytest.raises(IsADirectoryError):
+    with pytest.raises(UnavailableError, match="Is a directory") as caught:
         store.save(make_state("blocked"))
+    assert isinstance(caught.value.__cause__, IsADirectoryError)
     assert temp_files(directory) == []
     assert (directory / "blocked.json").is_dir()
     assert store.load("other") == make_state("other")
@@ -346,13 +365,15 @@ FAILING_WRITE = textwrap.dedent(
     import errno, resource, signal, sys
     from wfstored._json_store import JSONStore
     from wfstore._types import ExecutionContext
+    from wfstore.errors import ResourceExhaustedError
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.RLIM_INFINITY))
     big = ExecutionContext(workflow_id="victim", inputs={"blob": "y" * 100_000})
     try:
         JSONStore(sys.argv[1]).save(big)
-    except OSError as exc:
-        sys.exit(0 if exc.errno == errno.EFBIG else 3)
+    except ResourceExhaustedError as exc:
+        print(exc.message)
+        sys.exit(0 if exc.__cause__.errno == errno.EFBIG else 3)
     sys.exit(2)
     """
 )
@@ -370,6 +391,8 @@ def test_failed_write_keeps_the_previous_file(store: JSONStore, directory: Path)
         timeout=30,
     )
     assert result.returncode == 0, result.stderr
+    assert "saving the state of 'victim'" in result.stdout
+    assert "file size limit" in result.stdout
     assert (directory / "victim.json").read_bytes() == before
     assert temp_files(directory) == []
     assert store.load("victim") == previous
