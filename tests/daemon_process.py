@@ -83,6 +83,13 @@ def wfstored_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "wfstored", *args]
 
 
+def run_wfstored(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    """Run wfstored to completion (for a start that must fail) and return what it did."""
+    return subprocess.run(
+        wfstored_command(*args), capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
 def start_daemon(
     data_dir: Path,
     *,
