@@ -149,15 +149,15 @@ def _serve(config: Config) -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    _log.info(
+    _log.info("security: %s", _describe(config, protection))
+    _warn_about_exposure(config, protection)
+    _log.info(  # the last start-up line: tests and scripts wait for it
         "wfstored %s serving on %s (data %s, pid %d)",
         _version(),
         ", ".join(running.addresses),
         config.data_dir.resolve(),
         os.getpid(),
     )
-    _log.info("security: %s", _describe(config, protection))
-    _warn_about_exposure(config, protection)
     # Poll rather than block: the kernel may deliver the signal to one of gRPC's threads, and
     # Python then runs the handler only once the main thread wakes up on its own.
     while not stop_requested.wait(_SIGNAL_POLL_SECONDS):

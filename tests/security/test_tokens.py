@@ -154,7 +154,6 @@ def test_tokens_never_reach_the_log(
                 client.history.list(HistoryFilter())
     log = daemon.stderr()
     assert "UNAUTHENTICATED" in log  # the refusals are logged, so the log was looked at
-    assert "DEBUG" in log or "INFO" in log
     assert token not in log
     assert wrong not in log
 
