@@ -47,8 +47,8 @@ def start(tmp_path: Path) -> Iterator[Callable[..., Daemon]]:
     """Start daemons with ``start_daemon``'s arguments; each is stopped (exit 0) afterwards."""
     started: list[Daemon] = []
 
-    def run(**kwargs: Any) -> Daemon:
-        daemon = start_daemon(tmp_path / f"data{len(started)}", **kwargs)
+    def run(data_dir: Path | None = None, **kwargs: Any) -> Daemon:
+        daemon = start_daemon(data_dir or tmp_path / f"data{len(started)}", **kwargs)
         started.append(daemon)
         return daemon
 
