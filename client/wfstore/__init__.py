@@ -8,6 +8,7 @@ Python. :class:`Client` implements both ports over gRPC against a ``wfstored`` d
 from wfstore._client import DEFAULT_MAX_MESSAGE_BYTES, Client
 from wfstore._ports import HistoryStore, StateStore
 from wfstore._retry import RetryPolicy
+from wfstore._security import TLS
 from wfstore._time import Timestamp
 from wfstore._types import (
     ConversationState,
@@ -36,6 +37,7 @@ from wfstore.errors import (
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_BYTES",
+    "TLS",
     "AlreadyExistsError",
     "Client",
     "ConversationState",

@@ -22,6 +22,7 @@ from wfstore._client import DEFAULT_MAX_MESSAGE_BYTES, channel_settings
 from wfstore._invoker import AsyncInvoker
 from wfstore._remote import Handle
 from wfstore._retry import RetryPolicy
+from wfstore._security import TLS, channel_security
 from wfstore._types import ExecutionContext, ExecutionRecord, HistoryFilter, HistoryStats, Page
 from wfstore.errors import DeadlineExceededError
 
@@ -119,7 +120,8 @@ class Client:
     """An asyncio connection to a wfstored daemon; use ``async with``, or ``await close()``.
 
     ``target`` is ``host:port`` or ``unix:///path/to.sock``. Create it inside a running event
-    loop. Connecting is lazy, as for :class:`wfstore.Client`.
+    loop. Connecting is lazy, and ``tls``, ``token`` and ``allow_plaintext_token`` mean what
+    they mean for :class:`wfstore.Client`.
     """
 
     state: AsyncStateStore
@@ -127,7 +129,7 @@ class Client:
     history: AsyncHistoryStore
     """The execution-history store."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 (keyword-only settings of a public constructor)
         self,
         target: str,
         *,
@@ -135,12 +137,24 @@ class Client:
         retry: RetryPolicy | None = None,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         channel_options: Sequence[tuple[str, Any]] = (),
+        tls: TLS | None = None,
+        token: str | None = None,
+        allow_plaintext_token: bool = False,
     ) -> None:
         """Prepare a channel to ``target``; ``timeout`` is the per-call deadline in seconds."""
         self._target = target
-        options = channel_settings(max_message_bytes, channel_options)
-        self._channel = grpc.aio.insecure_channel(target, options=options)
-        invoker = AsyncInvoker(self._channel, timeout=timeout, retry=retry or RetryPolicy())
+        security = channel_security(target, tls, token, allow_plaintext_token=allow_plaintext_token)
+        options = channel_settings(max_message_bytes, [*security.options, *channel_options])
+        if security.credentials is None:
+            self._channel = grpc.aio.insecure_channel(target, options=options)
+        else:
+            self._channel = grpc.aio.secure_channel(target, security.credentials, options=options)
+        invoker = AsyncInvoker(
+            self._channel,
+            timeout=timeout,
+            retry=retry or RetryPolicy(),
+            metadata=security.metadata,
+        )
         self.state = AsyncStateStore(invoker)
         self.history = AsyncHistoryStore(invoker)
 

@@ -13,6 +13,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from wfstore._invoker import Invoker
 from wfstore._remote import RemoteHistoryStore, RemoteStateStore
 from wfstore._retry import RetryPolicy
+from wfstore._security import TLS, channel_security
 from wfstore.errors import DeadlineExceededError
 
 __all__ = ["DEFAULT_MAX_MESSAGE_BYTES", "Client", "channel_settings"]
@@ -38,6 +39,11 @@ class Client:
     ``target`` is ``host:port`` or ``unix:///path/to.sock``. Connecting is lazy: nothing
     touches the network until the first call or :meth:`wait_until_ready`. Use it as a context
     manager, or call :meth:`close`.
+
+    ``tls`` (a :class:`~wfstore.TLS`) makes the channel use TLS, with a client certificate
+    for mutual TLS. ``token`` is sent as ``authorization: Bearer <token>`` with every call; it
+    is refused on a plaintext channel to another machine unless ``allow_plaintext_token``.
+    Bad settings or unreadable files raise :class:`~wfstore.errors.InvalidArgumentError` here.
     """
 
     state: RemoteStateStore
@@ -45,7 +51,7 @@ class Client:
     history: RemoteHistoryStore
     """The execution-history store (a :class:`~wfstore.HistoryStore`)."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 (keyword-only settings of a public constructor)
         self,
         target: str,
         *,
@@ -53,12 +59,24 @@ class Client:
         retry: RetryPolicy | None = None,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         channel_options: Sequence[tuple[str, Any]] = (),
+        tls: TLS | None = None,
+        token: str | None = None,
+        allow_plaintext_token: bool = False,
     ) -> None:
         """Prepare a channel to ``target``; ``timeout`` is the per-call deadline in seconds."""
         self._target = target
-        options = channel_settings(max_message_bytes, channel_options)
-        self._channel = grpc.insecure_channel(target, options=options)
-        invoker = Invoker(self._channel, timeout=timeout, retry=retry or RetryPolicy())
+        security = channel_security(target, tls, token, allow_plaintext_token=allow_plaintext_token)
+        options = channel_settings(max_message_bytes, [*security.options, *channel_options])
+        if security.credentials is None:
+            self._channel = grpc.insecure_channel(target, options=options)
+        else:
+            self._channel = grpc.secure_channel(target, security.credentials, options=options)
+        invoker = Invoker(
+            self._channel,
+            timeout=timeout,
+            retry=retry or RetryPolicy(),
+            metadata=security.metadata,
+        )
         self.state = RemoteStateStore(invoker)
         self.history = RemoteHistoryStore(invoker)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 import grpc
@@ -91,11 +92,19 @@ def _method(channel: Any, cache: dict[str, Any], op: Operation[Any]) -> Any:  # 
 class Invoker:
     """Runs operations on a blocking channel."""
 
-    def __init__(self, channel: grpc.Channel, *, timeout: float | None, retry: RetryPolicy) -> None:
-        """Call over ``channel`` with a per-call ``timeout`` (s) and ``retry`` policy."""
+    def __init__(
+        self,
+        channel: grpc.Channel,
+        *,
+        timeout: float | None,
+        retry: RetryPolicy,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        """Call over ``channel`` with a per-call ``timeout`` (s), ``retry`` and ``metadata``."""
         self._channel = channel
         self._timeout = timeout
         self._retry = retry
+        self._metadata = tuple(metadata) or None
         self._methods: dict[str, Any] = {}
 
     def call(self, op: Operation[ResultT], *args: object) -> ResultT:
@@ -105,7 +114,9 @@ class Invoker:
         attempts = Attempts(op, self._timeout, self._retry)
         while True:
             try:
-                return op.read(method(request, timeout=attempts.remaining()))
+                return op.read(
+                    method(request, timeout=attempts.remaining(), metadata=self._metadata)
+                )
             except grpc.RpcError as exc:
                 try:
                     pause = attempts.failed(exc)
@@ -118,12 +129,18 @@ class AsyncInvoker:
     """Runs operations on an asyncio channel."""
 
     def __init__(
-        self, channel: grpc.aio.Channel, *, timeout: float | None, retry: RetryPolicy
+        self,
+        channel: grpc.aio.Channel,
+        *,
+        timeout: float | None,
+        retry: RetryPolicy,
+        metadata: Sequence[tuple[str, str]] = (),
     ) -> None:
-        """Call over ``channel`` with a per-call ``timeout`` (s) and ``retry`` policy."""
+        """Call over ``channel`` with a per-call ``timeout`` (s), ``retry`` and ``metadata``."""
         self._channel = channel
         self._timeout = timeout
         self._retry = retry
+        self._metadata = tuple(metadata) or None
         self._methods: dict[str, Any] = {}
 
     async def call(self, op: Operation[ResultT], *args: object) -> ResultT:
@@ -133,7 +150,8 @@ class AsyncInvoker:
         attempts = Attempts(op, self._timeout, self._retry)
         while True:
             try:
-                return op.read(await method(request, timeout=attempts.remaining()))
+                reply = await method(request, timeout=attempts.remaining(), metadata=self._metadata)
+                return op.read(reply)
             except grpc.RpcError as exc:
                 try:
                     pause = attempts.failed(exc)

@@ -533,17 +533,28 @@ function encodeFilter(filter = {}) {
 class WfstoreClient {
   /**
    * @param {string} target 'host:port' or 'unix:///path/to.sock'
-   * @param {{timeoutMs?: number, channelOptions?: object}} [options] the per-call deadline
-   *   (default 10 s) and extra grpc-js channel options
+   * @param {{timeoutMs?: number, channelOptions?: object, token?: string,
+   *   tls?: {ca?: Buffer, cert?: Buffer, key?: Buffer, serverName?: string}}} [options] the
+   *   per-call deadline (default 10 s), extra grpc-js channel options, the token sent as
+   *   `authorization: Bearer <token>` with every call, and TLS for a TCP target: the CA
+   *   certificates to trust (default: Node's), a client certificate and key for mutual TLS,
+   *   and the name to check the daemon's certificate against if not the target's host
    */
-  constructor(target, { timeoutMs = 10_000, channelOptions = {} } = {}) {
+  constructor(target, { timeoutMs = 10_000, channelOptions = {}, token, tls } = {}) {
     const { StateService, HistoryService } = loadContract();
-    const credentials = grpc.credentials.createInsecure();
+    const credentials = tls
+      ? grpc.credentials.createSsl(tls.ca ?? null, tls.key ?? null, tls.cert ?? null)
+      : grpc.credentials.createInsecure();
     const options = {
       'grpc.max_send_message_length': 16 * 1024 * 1024,
       'grpc.max_receive_message_length': 16 * 1024 * 1024,
+      ...(tls?.serverName ? { 'grpc.ssl_target_name_override': tls.serverName } : {}),
       ...channelOptions,
     };
+    // Per-call metadata rather than call credentials: grpc-js only composes those with TLS,
+    // and a Unix socket (always plaintext) needs the token too.
+    this.metadata = new grpc.Metadata();
+    if (token !== undefined) this.metadata.set('authorization', `Bearer ${token}`);
     this.target = target;
     this.timeoutMs = timeoutMs;
     this.stubs = { state: new StateService(target, credentials, options) };
@@ -566,7 +577,7 @@ class WfstoreClient {
     const name = `${service === 'state' ? 'StateService' : 'HistoryService'}.${method}`;
     return new Promise((resolve, reject) => {
       const deadline = new Date(Date.now() + this.timeoutMs);
-      stub[method](request, { deadline }, (error, reply) => {
+      stub[method](request, this.metadata, { deadline }, (error, reply) => {
         if (error) {
           reject(
             new WfstoreError(grpc.status[error.code] ?? String(error.code), error.details, name),

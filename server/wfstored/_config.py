@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -13,9 +14,11 @@ from typing import NoReturn
 __all__ = [
     "DEFAULT_LISTEN",
     "DEFAULT_PORT",
+    "DEFAULT_SOCKET_MODE",
     "Config",
     "ConfigError",
     "check_listen_address",
+    "is_loopback_address",
     "parse_config",
 ]
 
@@ -23,6 +26,8 @@ DEFAULT_PORT = 50551
 """The TCP port wfstored listens on when no address is given."""
 DEFAULT_LISTEN = f"127.0.0.1:{DEFAULT_PORT}"
 """The address wfstored listens on when no address is given: loopback only."""
+DEFAULT_SOCKET_MODE = 0o600
+"""The mode of the Unix sockets wfstored creates: only its own user may connect."""
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 _TCP_ADDRESS = re.compile(r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(?P<port>[0-9]{1,5})$")
 
@@ -41,6 +46,18 @@ class Config:
     max_message_bytes: int
     workers: int
     log_level: str
+    tls_cert: Path | None = None
+    """The server's certificate chain (PEM); TCP listeners use TLS when it is set."""
+    tls_key: Path | None = None
+    """The private key of ``tls_cert`` (PEM)."""
+    tls_client_ca: Path | None = None
+    """CA certificates (PEM) that sign client certificates; set: clients must present one."""
+    auth_token_file: Path | None = None
+    """A file of accepted tokens; set: every call but health needs one, on every listener."""
+    insecure: bool = False
+    """Allow a non-loopback TCP listener with neither TLS nor a token."""
+    socket_mode: int = DEFAULT_SOCKET_MODE
+    """The permission bits of the Unix sockets."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -90,6 +107,48 @@ def _parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         default=environ.get("WFSTORE_LOG_LEVEL", "INFO"),
         help="DEBUG, INFO, WARNING or ERROR (WFSTORE_LOG_LEVEL, default INFO)",
     )
+    security = parser.add_argument_group("security (see docs/security.md)")
+    security.add_argument(
+        "--tls-cert",
+        default=environ.get("WFSTORE_TLS_CERT"),
+        metavar="PEM",
+        help="serve TLS on TCP listeners with this certificate chain; needs --tls-key "
+        "(WFSTORE_TLS_CERT)",
+    )
+    security.add_argument(
+        "--tls-key",
+        default=environ.get("WFSTORE_TLS_KEY"),
+        metavar="PEM",
+        help="the private key of --tls-cert; must not be readable by others (WFSTORE_TLS_KEY)",
+    )
+    security.add_argument(
+        "--tls-client-ca",
+        default=environ.get("WFSTORE_TLS_CLIENT_CA"),
+        metavar="PEM",
+        help="require client certificates signed by these CAs (mutual TLS) (WFSTORE_TLS_CLIENT_CA)",
+    )
+    security.add_argument(
+        "--auth-token-file",
+        default=environ.get("WFSTORE_AUTH_TOKEN_FILE"),
+        metavar="FILE",
+        help="require 'authorization: Bearer <token>' with one of the tokens in FILE (one a "
+        "line, # comments) on every call but health (WFSTORE_AUTH_TOKEN_FILE)",
+    )
+    security.add_argument(
+        "--insecure",
+        action="store_const",
+        const="true",
+        default=environ.get("WFSTORE_INSECURE", "false"),
+        help="allow listening on a non-loopback address with neither TLS nor a token "
+        "(WFSTORE_INSECURE=true)",
+    )
+    security.add_argument(
+        "--socket-mode",
+        default=environ.get("WFSTORE_SOCKET_MODE", f"{DEFAULT_SOCKET_MODE:o}"),
+        metavar="OCTAL",
+        help="permission bits of Unix sockets, e.g. 660 to let the group connect "
+        "(WFSTORE_SOCKET_MODE, default 600)",
+    )
     return parser
 
 
@@ -120,6 +179,66 @@ def _log_level(text: str) -> str:
     return level
 
 
+def _bool(name: str, text: str) -> bool:
+    value = text.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"", "0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be true or false, not {text!r}")
+
+
+def _socket_mode(text: str) -> int:
+    try:
+        mode = int(text, 8)
+    except ValueError:
+        raise ConfigError(f"--socket-mode must be octal permission bits, not {text!r}") from None
+    if not 0 <= mode <= 0o777:
+        raise ConfigError(f"--socket-mode must be between 000 and 777, not {text}")
+    if mode & 0o600 != 0o600:
+        raise ConfigError(f"--socket-mode {text} must let the owner read and write (6xx)")
+    return mode
+
+
+def _path(text: str | None) -> Path | None:
+    return Path(text) if text else None
+
+
+def is_loopback_address(address: str) -> bool:
+    """Return whether a listen address only accepts connections from this machine.
+
+    Unix sockets are local. A TCP host is loopback when it is ``localhost`` or a loopback IP
+    literal (``127.0.0.0/8``, ``::1``); any other name counts as reachable from outside, since
+    what it resolves to is not ours to decide.
+    """
+    if address.startswith("unix:"):
+        return True
+    host = address.rpartition(":")[0].strip("[]")
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_security(config: Config) -> None:
+    """Refuse settings that do not make sense together, or that expose the data unprotected."""
+    if (config.tls_cert is None) != (config.tls_key is None):
+        raise ConfigError("--tls-cert and --tls-key must be given together")
+    if config.tls_client_ca is not None and config.tls_cert is None:
+        raise ConfigError("--tls-client-ca needs --tls-cert and --tls-key (mutual TLS is TLS)")
+    if config.insecure or config.tls_cert is not None or config.auth_token_file is not None:
+        return
+    for address in config.listen:
+        if not is_loopback_address(address):
+            raise ConfigError(
+                f"refusing to listen on {address} with neither TLS nor a token: anyone who "
+                "can reach it could read and change every workflow; give --tls-cert/--tls-key "
+                "or --auth-token-file, or --insecure if the network is trusted"
+            )
+
+
 def check_listen_address(address: str) -> str:
     """Return ``address`` if it is ``host:port`` or ``unix:PATH``; raise ConfigError otherwise."""
     if address.startswith("unix:"):
@@ -139,11 +258,19 @@ def parse_config(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -
     args = _parser(environ).parse_args(list(argv))
     listen = args.listen or [a.strip() for a in environ.get("WFSTORE_LISTEN", "").split(",")]
     listen = [a for a in listen if a] or [DEFAULT_LISTEN]
-    return Config(
+    config = Config(
         data_dir=Path(args.data_dir),
         listen=tuple(check_listen_address(a) for a in listen),
         grace_seconds=_float("--grace-seconds", args.grace_seconds, 0.0),
         max_message_bytes=_int("--max-message-bytes", args.max_message_bytes, 1024),
         workers=_int("--workers", args.workers, 1),
         log_level=_log_level(args.log_level),
+        tls_cert=_path(args.tls_cert),
+        tls_key=_path(args.tls_key),
+        tls_client_ca=_path(args.tls_client_ca),
+        auth_token_file=_path(args.auth_token_file),
+        insecure=_bool("--insecure (WFSTORE_INSECURE)", args.insecure),
+        socket_mode=_socket_mode(args.socket_mode),
     )
+    _check_security(config)
+    return config

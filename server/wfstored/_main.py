@@ -6,6 +6,7 @@ import logging
 import os
 import signal
 import sqlite3
+import stat
 import sys
 import threading
 from collections.abc import Sequence
@@ -15,10 +16,13 @@ from types import FrameType
 
 from wfstore.errors import StoreError
 
-from wfstored._config import Config, ConfigError, parse_config
+from wfstored._auth import TokenFileError, parse_tokens
+from wfstored._config import Config, ConfigError, is_loopback_address, parse_config
 from wfstored._json_store import JSONStore
-from wfstored._server import ListenError, start_server
+from wfstored._secret_file import SecretFileError, read_secret_file
+from wfstored._server import ListenError, Protection, start_server
 from wfstored._sqlite_history import SQLiteHistoryStore
+from wfstored._tls import TLSError, server_credentials
 
 __all__ = ["main"]
 
@@ -38,12 +42,31 @@ def _version() -> str:
         return "unknown"
 
 
+def _make_private_dir(path: Path) -> None:
+    """Create ``path`` and its missing parents 0700, whatever the umask; warn if it is open."""
+    if path.is_dir():
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            _log.warning(
+                "data directory %s has mode %03o: other users may reach into it (chmod 700)",
+                path,
+                mode,
+            )
+        return
+    missing = [path, *(p for p in path.parents if not p.exists())]
+    for directory in reversed(missing):
+        try:
+            directory.mkdir(mode=0o700)
+        except FileExistsError:  # another process made it first
+            continue
+        directory.chmod(0o700)  # mkdir's mode is cut by the umask; this is exact
+
+
 def _open_stores(data_dir: Path) -> tuple[JSONStore, SQLiteHistoryStore]:
     """Create the data directory (0700) and open both stores in it."""
     try:
-        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _make_private_dir(data_dir)
         state_dir = data_dir / "state"
-        state_dir.mkdir(mode=0o700, exist_ok=True)
         state = JSONStore(state_dir)
         state.list()  # sweeps crashed writers' temp files now, and fails now if it cannot
         history = SQLiteHistoryStore(data_dir / "history.db")
@@ -53,10 +76,65 @@ def _open_stores(data_dir: Path) -> tuple[JSONStore, SQLiteHistoryStore]:
     return state, history
 
 
+def _protection(config: Config) -> Protection:
+    """Read the TLS files and the token file the configuration names."""
+    tls = None
+    tokens: tuple[bytes, ...] = ()
+    try:
+        if config.tls_cert is not None and config.tls_key is not None:
+            tls = server_credentials(config.tls_cert, config.tls_key, config.tls_client_ca)
+        if config.auth_token_file is not None:
+            path = config.auth_token_file
+            tokens = parse_tokens(read_secret_file(path, "token file"), path)
+    except (TLSError, TokenFileError, SecretFileError) as exc:
+        raise _StartupError(str(exc)) from None
+    return Protection(tls=tls, tokens=tokens)
+
+
+def _describe(config: Config, protection: Protection) -> str:
+    """Return one line saying how the listeners are protected (never a token)."""
+    if protection.tls is None:
+        tcp = "plaintext"
+    elif config.tls_client_ca is None:
+        tcp = "TLS"
+    else:
+        tcp = "mutual TLS (client certificates required)"
+    auth = (
+        f"a token ({len(protection.tokens)} accepted) on every call but health"
+        if protection.tokens
+        else "no token"
+    )
+    return f"TCP listeners use {tcp}; unix sockets are mode {config.socket_mode:03o}; {auth}"
+
+
+def _warn_about_exposure(config: Config, protection: Protection) -> None:
+    """Log what is allowed but risky: clear-text tokens off this machine, open sockets."""
+    exposed = [a for a in config.listen if not is_loopback_address(a)]
+    if exposed and protection.tls is None:
+        if protection.tokens:
+            _log.warning(
+                "tokens travel in clear text to %s; anyone on the path can read and reuse them "
+                "(give --tls-cert and --tls-key)",
+                ", ".join(exposed),
+            )
+        else:
+            _log.warning(
+                "--insecure: %s accepts calls from anyone who can reach it", ", ".join(exposed)
+            )
+    sockets = [a for a in config.listen if a.startswith("unix:")]
+    if sockets and config.socket_mode & 0o007 and not protection.tokens:
+        _log.warning(
+            "socket mode %03o lets every local user call %s with no token",
+            config.socket_mode,
+            ", ".join(sockets),
+        )
+
+
 def _serve(config: Config) -> int:
+    protection = _protection(config)
     state, history = _open_stores(config.data_dir)
     try:
-        running = start_server(config, state, history)
+        running = start_server(config, state, history, protection)
     except ListenError as exc:
         history.close()
         state.close()
@@ -71,7 +149,9 @@ def _serve(config: Config) -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    _log.info(
+    _log.info("security: %s", _describe(config, protection))
+    _warn_about_exposure(config, protection)
+    _log.info(  # the last start-up line: tests and scripts wait for it
         "wfstored %s serving on %s (data %s, pid %d)",
         _version(),
         ", ".join(running.addresses),

@@ -17,11 +17,19 @@ from grpc_reflection.v1alpha import reflection
 from wfstore._ports import HistoryStore, StateStore
 from wfstore.v1 import history_pb2, history_pb2_grpc, state_pb2, state_pb2_grpc
 
+from wfstored._auth import TokenAuthenticator
 from wfstored._config import Config
 from wfstored._drain import Drain
 from wfstored._servicers import HistoryServicer, StateServicer
 
-__all__ = ["SERVICE_NAMES", "ListenError", "RunningServer", "start_server"]
+__all__ = [
+    "SERVICE_NAMES",
+    "UNAUTHENTICATED_METHODS",
+    "ListenError",
+    "Protection",
+    "RunningServer",
+    "start_server",
+]
 
 _log = logging.getLogger("wfstored")
 
@@ -30,6 +38,11 @@ SERVICE_NAMES = (
     history_pb2.DESCRIPTOR.services_by_name["HistoryService"].full_name,
 )
 """The fully qualified names of the services wfstored hosts."""
+UNAUTHENTICATED_METHODS = (
+    f"/{health.SERVICE_NAME}/Check",
+    f"/{health.SERVICE_NAME}/Watch",
+)
+"""The methods a caller may use without a token: health only, for probes and load balancers."""
 
 
 class ListenError(Exception):
@@ -61,10 +74,31 @@ class RunningServer:
             Path(path).unlink(missing_ok=True)
 
 
-def start_server(config: Config, state: StateStore, history: HistoryStore) -> RunningServer:
-    """Build, bind and start a server for ``state`` and ``history``; raise ListenError."""
+@dataclass(frozen=True, kw_only=True)
+class Protection:
+    """What guards the listeners: TLS credentials for TCP, and accepted tokens for every one."""
+
+    tls: grpc.ServerCredentials | None = None
+    tokens: tuple[bytes, ...] = ()
+
+
+def start_server(
+    config: Config,
+    state: StateStore,
+    history: HistoryStore,
+    protection: Protection | None = None,
+) -> RunningServer:
+    """Build, bind and start a server for ``state`` and ``history``; raise ListenError.
+
+    With ``protection``, TCP listeners serve TLS and every call but health needs a token.
+    """
+    protection = protection or Protection()
+    interceptors: list[grpc.ServerInterceptor] = []  # type: ignore[type-arg]
+    if protection.tokens:
+        interceptors.append(TokenAuthenticator(protection.tokens, exempt=UNAUTHENTICATED_METHODS))
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="wfstored"),
+        interceptors=interceptors,
         options=[
             ("grpc.so_reuseport", 0),  # a port in use must be an error, not a shared port
             ("grpc.max_send_message_length", config.max_message_bytes),
@@ -82,26 +116,37 @@ def start_server(config: Config, state: StateStore, history: HistoryStore) -> Ru
     running = RunningServer(server=server, health=health_servicer, drain=drain, addresses=[])
     try:
         for address in config.listen:
-            running.addresses.append(_bind(server, address, running.sockets))
+            bound = _bind(server, address, running.sockets, protection.tls, config.socket_mode)
+            running.addresses.append(bound)
     except ListenError:
         server.stop(None)
         raise
     server.start()
     for path in running.sockets:
-        Path(path).chmod(0o600)
+        Path(path).chmod(config.socket_mode)
     for name in ("", *SERVICE_NAMES):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     return running
 
 
-def _bind(server: grpc.Server, address: str, sockets: list[str]) -> str:
-    """Bind ``address`` and return it with the real port (for port 0)."""
+def _bind(
+    server: grpc.Server,
+    address: str,
+    sockets: list[str],
+    tls: grpc.ServerCredentials | None,
+    socket_mode: int,
+) -> str:
+    """Bind ``address`` and return it with the real port (for port 0).
+
+    TCP listeners serve TLS when ``tls`` is given; Unix sockets are always plaintext, guarded
+    by their file mode instead.
+    """
     if address.startswith("unix:"):
         path = _socket_path(address)
         _refuse_live_socket(path)
-        old_umask = os.umask(0o177)  # the socket is born 0600, never briefly wider
+        old_umask = os.umask(0o777 & ~socket_mode)  # born with its mode, never briefly wider
         try:
-            _add_port(server, address)
+            _add_port(server, address, None)
         finally:
             os.umask(old_umask)
         sockets.append(path)
@@ -109,13 +154,16 @@ def _bind(server: grpc.Server, address: str, sockets: list[str]) -> str:
     host, _, port_text = address.rpartition(":")
     if int(port_text) != 0:
         _refuse_taken_port(host.strip("[]"), int(port_text), address)
-    port = _add_port(server, address)
+    port = _add_port(server, address, tls)
     return f"{host}:{port}"
 
 
-def _add_port(server: grpc.Server, address: str) -> int:
+def _add_port(server: grpc.Server, address: str, tls: grpc.ServerCredentials | None) -> int:
     try:
-        port = server.add_insecure_port(address)
+        if tls is None:
+            port = server.add_insecure_port(address)
+        else:
+            port = server.add_secure_port(address, tls)
     except RuntimeError as exc:
         raise ListenError(f"cannot listen on {address}: {_bind_reason(address, exc)}") from None
     if port == 0 and not address.startswith("unix:"):

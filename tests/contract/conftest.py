@@ -1,7 +1,12 @@
-"""The implementations every contract test runs against: embedded, and through the daemon."""
+"""The implementations every contract test runs against: embedded, and through the daemon.
+
+``daemon-tls-token`` is the daemon with TLS on its TCP listener and a token file: the whole
+suite then also proves that protection changes no behaviour.
+"""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -11,11 +16,12 @@ from typing import Any
 
 import pytest
 from async_bridge import Blocking, LoopThread
-from daemon_process import Daemon, start_daemon
+from daemon_process import Daemon, start_daemon, write_tls_files, write_token_file
 from wfstore import HistoryStore, StateStore, aio
 from wfstored import JSONStore, SQLiteHistoryStore
 
-IMPLEMENTATIONS = ["embedded", "daemon-tcp", "daemon-unix", "daemon-aio"]
+IMPLEMENTATIONS = ["embedded", "daemon-tcp", "daemon-unix", "daemon-aio", "daemon-tls-token"]
+_TOKEN = secrets.token_urlsafe(32)
 
 
 @dataclass
@@ -43,8 +49,20 @@ def _daemon_client(implementation: str, tmp_path: Path) -> Iterator[tuple[Daemon
     The asyncio client runs on a loop in another thread, behind a blocking facade, so the same
     tests exercise it.
     """
-    daemon = start_daemon(tmp_path / "data")
-    transport = implementation.removeprefix("daemon-")
+    if implementation == "daemon-tls-token":
+        tls_files = write_tls_files(tmp_path / "tls")
+        token_file = write_token_file(tmp_path / "tokens", _TOKEN)
+        daemon = start_daemon(
+            tmp_path / "data",
+            unix=False,
+            extra=[*tls_files.server_flags(), "--auth-token-file", str(token_file)],
+            tls=tls_files.client_tls(),
+            client_options={"token": _TOKEN},
+        )
+        transport = "tcp"
+    else:
+        daemon = start_daemon(tmp_path / "data")
+        transport = implementation.removeprefix("daemon-")
     try:
         if transport != "aio":
             with daemon.client(transport, timeout=10) as client:
@@ -53,7 +71,7 @@ def _daemon_client(implementation: str, tmp_path: Path) -> Iterator[tuple[Daemon
         loop = LoopThread()
 
         async def connect() -> aio.Client:
-            return aio.Client(daemon.tcp_target, timeout=10)
+            return daemon.aio_client(timeout=10)
 
         async_client = loop.run(connect())
         try:

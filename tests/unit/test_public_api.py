@@ -16,6 +16,7 @@ import wfstored
 def test_wfstore_exports() -> None:
     assert wfstore.__all__ == [
         "DEFAULT_MAX_MESSAGE_BYTES",
+        "TLS",
         "AlreadyExistsError",
         "Client",
         "ConversationState",
