@@ -1,0 +1,57 @@
+"""Fixtures of the property-based suite: stores that live for a whole module.
+
+Hypothesis runs many examples per test, so the stores (and the daemon) are made once per
+module rather than once per example; every property is written to hold on a store that
+already holds the data of earlier examples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from daemon_process import Daemon, start_daemon
+from hypothesis_profiles import load_profile
+from wfstore import HistoryStore, StateStore
+from wfstored import JSONStore, SQLiteHistoryStore
+
+load_profile()
+
+
+@dataclass
+class Stores:
+    """A state store and a history store of one implementation, and where their data lives."""
+
+    name: str
+    state: StateStore
+    history: HistoryStore
+    data_dir: Path
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    """One wfstored for the whole module."""
+    running = start_daemon(tmp_path_factory.mktemp("daemon") / "data")
+    try:
+        yield running
+    finally:
+        assert running.stop() == 0, running.stderr()
+
+
+@pytest.fixture(scope="module", params=["embedded", "daemon"])
+def stores(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stores]:
+    """The embedded adapters, or a client of a module-wide daemon."""
+    if request.param == "embedded":
+        data_dir = tmp_path_factory.mktemp("embedded")
+        state = JSONStore(data_dir / "state")
+        with SQLiteHistoryStore(data_dir / "history.db") as history:
+            yield Stores("embedded", state, history, data_dir)
+        state.close()
+        return
+    daemon: Daemon = request.getfixturevalue("daemon")
+    with daemon.client(timeout=30) as client:
+        yield Stores("daemon", client.state, client.history, daemon.data_dir)
