@@ -99,7 +99,7 @@ class JSONStore:
         data = encode_state(state)
         self._ensure_dir()
         index = stripe_of(state.workflow_id)
-        with self._locked(index):
+        with self._locked(index), _no_directory(state.workflow_id, "saved"):
             self._replace(self._path(state.workflow_id), data, index)
 
     def load(self, workflow_id: str) -> ExecutionContext | None:
@@ -118,7 +118,7 @@ class JSONStore:
         self._check_open()
         check_workflow_id(workflow_id)
         self._ensure_dir()
-        with self._locked(stripe_of(workflow_id)):
+        with self._locked(stripe_of(workflow_id)), _no_directory(workflow_id, "deleted"):
             try:
                 self._path(workflow_id).unlink()
             except FileNotFoundError:
@@ -281,6 +281,17 @@ class JSONStore:
     def _check_open(self) -> None:
         if self._closed:
             raise StoreClosedError(f"the JSON state store on {str(self._dir)!r} is closed")
+
+
+@contextlib.contextmanager
+def _no_directory(workflow_id: str, action: str) -> Iterator[None]:
+    """Report a directory where the id's file should be as corrupted state, not a crash."""
+    try:
+        yield
+    except IsADirectoryError:
+        raise DataCorruptedError(
+            f"state of {workflow_id!r} cannot be {action}: its file is a directory"
+        ) from None
 
 
 def _position(page_token: str) -> str | None:
