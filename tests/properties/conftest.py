@@ -8,26 +8,14 @@ already holds the data of earlier examples.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from daemon_process import Daemon, start_daemon
 from hypothesis_profiles import load_profile
-from wfstore import HistoryStore, StateStore
+from property_stores import Stores
 from wfstored import JSONStore, SQLiteHistoryStore
 
 load_profile()
-
-
-@dataclass
-class Stores:
-    """A state store and a history store of one implementation, and where their data lives."""
-
-    name: str
-    state: StateStore
-    history: HistoryStore
-    data_dir: Path
 
 
 @pytest.fixture(scope="module")

@@ -6,11 +6,11 @@ import itertools
 from dataclasses import replace
 from datetime import timedelta
 
-from conftest import Stores
 from domain_strategies import FIRST_NANOS, LAST_NANOS, contexts, records
 from exactly import canonical, exact
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from property_stores import Stores
 from wfstore import ExecutionContext, ExecutionRecord, HistoryFilter
 from wfstore._time import from_unix_nanos
 from wfstored import JSONStore
