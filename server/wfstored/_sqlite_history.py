@@ -41,6 +41,7 @@ from wfstore.errors import (
     DataCorruptedError,
     InvalidArgumentError,
     StoreClosedError,
+    StoreError,
     UnavailableError,
 )
 
@@ -388,11 +389,22 @@ class _Reader:
     lock: threading.Lock
 
 
-def _insert_row(conn: sqlite3.Connection, row: _Row) -> AlreadyExistsError | None:
-    """Insert ``row``; return the conflict if its id is stored with other content."""
+def _insert_row(conn: sqlite3.Connection, row: _Row) -> StoreError | None:
+    """Insert ``row``; return the conflict if its id is stored with other content.
+
+    A stored row whose text is not UTF-8 cannot be compared: that is reported for this row
+    only, so that the other records committed in the same group are unaffected.
+    """
     if conn.execute(_INSERT, row).rowcount == 1:
         return None
-    existing = conn.execute(_SELECT_BY_ID, (row[0],)).fetchone()
+    try:
+        existing = conn.execute(_SELECT_BY_ID, (row[0],)).fetchone()
+    except sqlite3.OperationalError as exc:
+        if getattr(exc, "sqlite_errorcode", None) is not None:
+            raise  # an SQLite error; only Python's own "Could not decode" has no code
+        return DataCorruptedError(
+            f"history record {row[0]!r} is already stored, with text that is not UTF-8"
+        )
     if existing is not None and tuple(existing) != row:
         return AlreadyExistsError(
             f"history record {row[0]!r} already exists with different content"

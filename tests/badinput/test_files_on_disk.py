@@ -233,3 +233,25 @@ def test_a_bad_history_row_is_data_loss_naming_the_record(
         with sqlite3.connect(db_path) as other_tool:
             other_tool.execute("DELETE FROM executions WHERE duration_ms = 5")
     assert good in store.list(HistoryFilter(limit=1000))
+
+
+def test_recording_the_id_of_a_bad_row_fails_for_that_record_only(
+    history: tuple[HistoryStore, Path],
+) -> None:
+    store, db_path = history
+    with sqlite3.connect(db_path) as other_tool:
+        other_tool.execute(
+            _ROW.format("'taken'", "CAST(X'FF' AS TEXT)", "'odd'", "'failed'", 1, WHEN, "''")
+        )
+    try:
+        with pytest.raises(DataCorruptedError, match="record 'taken' is already stored, with"):
+            store.record(record("taken"))
+        with pytest.raises(DataCorruptedError, match="record 'taken' is already stored, with"):
+            store.record_batch([record("batch-ok"), record("taken")])
+        fine = record("fine-1", workflow_name="fine")
+        store.record_batch([fine])
+        assert fine in store.list(HistoryFilter(workflow_name="fine", limit=1000))
+        assert store.list(HistoryFilter(workflow_name="deploy", limit=1000)) == []  # all or none
+    finally:
+        with sqlite3.connect(db_path) as other_tool:
+            other_tool.execute("DELETE FROM executions WHERE duration_ms = 5")
