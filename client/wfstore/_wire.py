@@ -42,6 +42,8 @@ __all__ = [
 ]
 
 _NANOS_PER_SECOND = 1_000_000_000
+_MAX_DURATION_SECONDS = 315_576_000_000  # duration.proto: about 10000 years
+_MAX_DURATION = timedelta(seconds=_MAX_DURATION_SECONDS)
 _STATUS_TO_PROTO = {
     ExecutionStatus.UNSPECIFIED: state_pb2.EXECUTION_STATUS_UNSPECIFIED,
     ExecutionStatus.PENDING: state_pb2.EXECUTION_STATUS_PENDING,
@@ -80,18 +82,34 @@ def _status(number: int, path: str) -> ExecutionStatus:
 
 
 def duration_to_proto(value: timedelta) -> duration_pb2.Duration:
-    """Return ``value`` as a protobuf Duration."""
+    """Return ``value`` as a protobuf Duration, saturated at the ±10000 years it can hold.
+
+    A cleanup with an ``older_than`` that long, either way, deletes nothing, so saturating
+    keeps the result of every call while the daemon can refuse invalid Durations.
+    """
     message = duration_pb2.Duration()
-    message.FromTimedelta(value)
+    message.FromTimedelta(max(-_MAX_DURATION, min(value, _MAX_DURATION)))
     return message
 
 
 def duration_from_proto(message: duration_pb2.Duration) -> timedelta:
-    """Return a protobuf Duration as a ``timedelta`` (nanoseconds below a microsecond dropped)."""
-    try:
-        return timedelta(seconds=message.seconds, microseconds=message.nanos // 1000)
-    except OverflowError:
-        raise InvalidArgumentError(f"older_than: {message.seconds}s is out of range") from None
+    """Return a protobuf Duration as a ``timedelta``, rounding down to whole microseconds.
+
+    Rounding down keeps the sign of a duration shorter than a microsecond. Raises
+    :class:`~wfstore.errors.InvalidArgumentError` for what duration.proto calls invalid:
+    seconds beyond ±10000 years, nanos beyond ±999999999, or nanos of the other sign.
+    """
+    seconds, nanos = message.seconds, message.nanos
+    if not -_MAX_DURATION_SECONDS <= seconds <= _MAX_DURATION_SECONDS:
+        raise InvalidArgumentError(
+            f"older_than: {seconds}s is beyond ±{_MAX_DURATION_SECONDS}s (10000 years)"
+        )
+    if not -_NANOS_PER_SECOND < nanos < _NANOS_PER_SECOND or seconds * nanos < 0:
+        raise InvalidArgumentError(
+            f"older_than: nanos {nanos} must be within ±999999999 and of the sign of seconds "
+            f"({seconds})"
+        )
+    return timedelta(seconds=seconds, microseconds=nanos // 1000)
 
 
 # --- JSON values ---------------------------------------------------------------------------

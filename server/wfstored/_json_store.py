@@ -107,7 +107,7 @@ class JSONStore:
         with translate_os_errors(f"saving the state of {state.workflow_id!r} in {self._dir}"):
             self._ensure_dir()
             index = stripe_of(state.workflow_id)
-            with self._locked(index):
+            with self._locked(index), _no_directory(state.workflow_id, "saved"):
                 self._replace(self._path(state.workflow_id), data, index)
 
     def load(self, workflow_id: str) -> ExecutionContext | None:
@@ -128,7 +128,7 @@ class JSONStore:
         check_workflow_id(workflow_id)
         with translate_os_errors(f"deleting the state of {workflow_id!r} from {self._dir}"):
             self._ensure_dir()
-            with self._locked(stripe_of(workflow_id)):
+            with self._locked(stripe_of(workflow_id)), _no_directory(workflow_id, "deleted"):
                 try:
                     self._path(workflow_id).unlink()
                 except FileNotFoundError:
@@ -307,6 +307,17 @@ class JSONStore:
     def _check_open(self) -> None:
         if self._closed:
             raise StoreClosedError(f"the JSON state store on {str(self._dir)!r} is closed")
+
+
+@contextlib.contextmanager
+def _no_directory(workflow_id: str, action: str) -> Iterator[None]:
+    """Report a directory where the id's file should be as corrupted state, not a crash."""
+    try:
+        yield
+    except IsADirectoryError:
+        raise DataCorruptedError(
+            f"state of {workflow_id!r} cannot be {action}: its file is a directory"
+        ) from None
 
 
 def _position(page_token: str) -> str | None:

@@ -45,7 +45,10 @@ def decode_page_token(token: object, binding: str) -> dict[str, Any] | None:
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         payload = json.loads(raw)
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+        # A forged token may carry lone surrogates (JSON escapes such as \ud800), which
+        # neither SQLite nor gRPC can encode: refuse them here, as UnicodeEncodeError.
+        json.dumps(payload, ensure_ascii=False).encode()
+    except (binascii.Error, ValueError, RecursionError):  # RecursionError: "[[[[..."
         raise InvalidArgumentError("invalid page_token: not a token this service issued") from None
     if (
         not isinstance(payload, dict)

@@ -15,11 +15,12 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from wfstore._ports import HistoryStore, StateStore
-from wfstore.v1 import history_pb2, history_pb2_grpc, state_pb2, state_pb2_grpc
+from wfstore.v1 import history_pb2, state_pb2
 
 from wfstored._auth import TokenAuthenticator
 from wfstored._config import Config
 from wfstored._drain import Drain
+from wfstored._handlers import add_services
 from wfstored._servicers import HistoryServicer, StateServicer
 
 __all__ = [
@@ -106,8 +107,7 @@ def start_server(
         ],
     )
     drain = Drain()
-    state_pb2_grpc.add_StateServiceServicer_to_server(StateServicer(state, drain), server)
-    history_pb2_grpc.add_HistoryServiceServicer_to_server(HistoryServicer(history, drain), server)
+    add_services(server, StateServicer(state, drain), HistoryServicer(history, drain))
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(

@@ -2,6 +2,7 @@
 
 Domain errors become status codes through the one table in :mod:`wfstore._status`; anything
 unexpected becomes INTERNAL with a generic message, and its traceback goes to the log only.
+A request whose bytes could not be parsed (see :mod:`wfstored._handlers`) is INVALID_ARGUMENT.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ import grpc
 from wfstore import _wire
 from wfstore._ports import HistoryStore, StateStore
 from wfstore._status import status_for_error
-from wfstore.errors import StoreError
+from wfstore.errors import InvalidArgumentError, StoreError
 from wfstore.v1 import history_pb2, history_pb2_grpc, state_pb2, state_pb2_grpc
 
 from wfstored._drain import Drain
+from wfstored._handlers import UndecodableRequest
 
 __all__ = ["HistoryServicer", "StateServicer"]
 
@@ -40,7 +42,7 @@ def _translate_errors(service: str) -> Callable[[HandlerT], HandlerT]:
         def wrapper(self: _Servicer, request: object, context: grpc.ServicerContext) -> object:
             try:
                 with self.drain.call():
-                    return handler(self, request, context)
+                    return handler(self, _decoded(request), context)
             except _NotFoundError as exc:
                 _log.info("%s: NOT_FOUND: %s", name, exc)
                 context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
@@ -55,6 +57,13 @@ def _translate_errors(service: str) -> Callable[[HandlerT], HandlerT]:
         return wrapper  # type: ignore[return-value]
 
     return decorate
+
+
+def _decoded(request: object) -> object:
+    """Return ``request``, or raise INVALID_ARGUMENT if its bytes could not be parsed."""
+    if isinstance(request, UndecodableRequest):
+        raise InvalidArgumentError(request.describe())
+    return request
 
 
 class _Servicer:

@@ -49,6 +49,7 @@ from wfstore.errors import (
     InvalidArgumentError,
     ResourceExhaustedError,
     StoreClosedError,
+    StoreError,
     UnavailableError,
 )
 
@@ -105,6 +106,17 @@ _UNAVAILABLE_CODES = frozenset(
 _CONTENTION_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 
 _COLUMN_COUNT = 9
+_COLUMN_NAMES = (
+    "id",
+    "workflow_id",
+    "workflow_name",
+    "status",
+    "exit_code",
+    "started_at",
+    "completed_at",
+    "duration_ms",
+    "error_message",
+)
 _SELECT_COLUMNS = (
     "id, workflow_id, workflow_name, status, exit_code, started_at, completed_at, duration_ms,"
     " error_message"
@@ -320,10 +332,29 @@ def _record_row(record: ExecutionRecord) -> _Row:
     )
 
 
+class _NotUTF8(bytes):
+    """Text a row holds that is not valid UTF-8 (written by another tool), as its bytes."""
+
+
+def _lenient_text(data: bytes) -> str | _NotUTF8:
+    """Decode stored text, keeping what is not UTF-8 as :class:`_NotUTF8` instead of failing."""
+    try:
+        return data.decode()
+    except UnicodeDecodeError:
+        return _NotUTF8(data)
+
+
 def _row_record(row: _Row, path: str) -> ExecutionRecord:
     if len(row) != _COLUMN_COUNT:
         raise DataCorruptedError(f"history database {path}: a row has {len(row)} columns")
     record_id, workflow_id, name, status, exit_code, started, completed, duration, error = row
+    not_utf8 = [c for c, v in zip(_COLUMN_NAMES, row, strict=True) if isinstance(v, _NotUTF8)]
+    if not_utf8:
+        shown = repr(bytes(record_id)) if isinstance(record_id, _NotUTF8) else repr(record_id)
+        raise DataCorruptedError(
+            f"history database {path}: record {shown} has text that is not UTF-8 in "
+            f"{', '.join(not_utf8)}"
+        )
     types_ok = (
         isinstance(record_id, str)
         and isinstance(workflow_id, str)
@@ -372,11 +403,22 @@ class _Reader:
     """The store's file generation the connection was opened on."""
 
 
-def _insert_row(conn: sqlite3.Connection, row: _Row) -> AlreadyExistsError | None:
-    """Insert ``row``; return the conflict if its id is stored with other content."""
+def _insert_row(conn: sqlite3.Connection, row: _Row) -> StoreError | None:
+    """Insert ``row``; return the conflict if its id is stored with other content.
+
+    A stored row whose text is not UTF-8 cannot be compared: that is reported for this row
+    only, so that the other records committed in the same group are unaffected.
+    """
     if conn.execute(_INSERT, row).rowcount == 1:
         return None
-    existing = conn.execute(_SELECT_BY_ID, (row[0],)).fetchone()
+    try:
+        existing = conn.execute(_SELECT_BY_ID, (row[0],)).fetchone()
+    except sqlite3.OperationalError as exc:
+        if getattr(exc, "sqlite_errorcode", None) is not None:
+            raise  # an SQLite error; only Python's own "Could not decode" has no code
+        return DataCorruptedError(
+            f"history record {row[0]!r} is already stored, with text that is not UTF-8"
+        )
     if existing is not None and tuple(existing) != row:
         return AlreadyExistsError(
             f"history record {row[0]!r} already exists with different content"
@@ -615,7 +657,18 @@ class SQLiteHistoryStore:
         with reader.lock, self._sqlite_errors(action):
             if self._closed:
                 raise StoreClosedError(f"the history store {self._name} is closed")
-            return list(reader.conn.execute(sql, params).fetchall())
+            try:
+                return list(reader.conn.execute(sql, params).fetchall())
+            except sqlite3.OperationalError as exc:
+                if getattr(exc, "sqlite_errorcode", None) is not None:
+                    raise  # an SQLite error; only Python's own "Could not decode" has no code
+            # Some row holds text that is not UTF-8. Read again, keeping such text as bytes,
+            # so that _row_record can name the record and the column.
+            reader.conn.text_factory = _lenient_text
+            try:
+                return list(reader.conn.execute(sql, params).fetchall())
+            finally:
+                reader.conn.text_factory = str
 
     def _writer(self) -> sqlite3.Connection:
         """Return the write connection; call with the write lock held."""

@@ -1,0 +1,45 @@
+"""Fixtures of the property-based suite: stores that live for a whole module.
+
+Hypothesis runs many examples per test, so the stores (and the daemon) are made once per
+module rather than once per example; every property is written to hold on a store that
+already holds the data of earlier examples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from daemon_process import Daemon, start_daemon
+from hypothesis_profiles import load_profile
+from property_stores import Stores
+from wfstored import JSONStore, SQLiteHistoryStore
+
+load_profile()
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    """One wfstored for the whole module."""
+    running = start_daemon(tmp_path_factory.mktemp("daemon") / "data")
+    try:
+        yield running
+    finally:
+        assert running.stop() == 0, running.stderr()
+
+
+@pytest.fixture(scope="module", params=["embedded", "daemon"])
+def stores(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stores]:
+    """The embedded adapters, or a client of a module-wide daemon."""
+    if request.param == "embedded":
+        data_dir = tmp_path_factory.mktemp("embedded")
+        state = JSONStore(data_dir / "state")
+        with SQLiteHistoryStore(data_dir / "history.db") as history:
+            yield Stores("embedded", state, history, data_dir)
+        state.close()
+        return
+    daemon: Daemon = request.getfixturevalue("daemon")
+    with daemon.client(timeout=30) as client:
+        yield Stores("daemon", client.state, client.history, daemon.data_dir)
