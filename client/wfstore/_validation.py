@@ -151,41 +151,84 @@ def _check_status(path: str, value: object) -> None:
             raise InvalidArgumentError(f"{path}: {value!r} is not one of {allowed}") from None
 
 
+class _JSONValueError(Exception):
+    """What is wrong inside a JSON value; the path to it is collected as the error unwinds.
+
+    Building every element's path on the way down would cost more than the check itself, so
+    each container adds its own step (``[3]``, ``['key']``) only when a problem passes it.
+    """
+
+    def __init__(self, problem: str, step: str = "") -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.steps = [step] if step else []
+
+
 def check_json(path: str, value: object, depth: int = 0) -> None:
     """Reject anything that is not a JSON value that survives every wire and file format."""
+    try:
+        _check_json_value(value, depth)
+    except _JSONValueError as exc:
+        where = path + "".join(reversed(exc.steps))
+        raise InvalidArgumentError(f"{where}: {exc.problem}") from None
+
+
+def _check_json_value(value: object, depth: int) -> None:
     if value is None or isinstance(value, bool):
         return
     if isinstance(value, str):
-        _check_str(path, value)
+        if not value.isascii():
+            _check_json_text(value, "")
     elif isinstance(value, int | float):
-        _check_json_number(path, value)
+        _check_json_number(value)
     elif isinstance(value, dict | list):
         if depth >= MAX_JSON_DEPTH:
-            raise InvalidArgumentError(f"{path}: nested deeper than {MAX_JSON_DEPTH} levels")
+            raise _JSONValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
         if isinstance(value, list):
-            for index, item in enumerate(value):
-                check_json(f"{path}[{index}]", item, depth + 1)
+            _check_json_items(value, depth + 1)
         else:
-            _check_json_object(path, value, depth)
+            _check_json_members(value, depth + 1)
     else:
-        raise InvalidArgumentError(f"{path}: {type(value).__name__} is not a JSON value")
+        raise _JSONValueError(f"{type(value).__name__} is not a JSON value")
 
 
-def _check_json_number(path: str, value: float) -> None:
-    if isinstance(value, int) and abs(value) > MAX_SAFE_INTEGER:
-        raise InvalidArgumentError(
-            f"{path}: {value} is beyond ±2^53, which a JSON number cannot hold exactly"
-        )
-    if isinstance(value, float) and not math.isfinite(value):
-        raise InvalidArgumentError(f"{path}: {value} is not a JSON number")
+def _check_json_number(value: float) -> None:
+    if isinstance(value, int):
+        if abs(value) > MAX_SAFE_INTEGER:
+            raise _JSONValueError(
+                f"{value} is beyond ±2^53, which a JSON number cannot hold exactly"
+            )
+    elif not math.isfinite(value):
+        raise _JSONValueError(f"{value} is not a JSON number")
 
 
-def _check_json_object(path: str, value: dict[Any, Any], depth: int) -> None:
-    for key, item in value.items():
+def _check_json_items(items: list[Any], depth: int) -> None:
+    for index, item in enumerate(items):
+        try:
+            _check_json_value(item, depth)
+        except _JSONValueError as exc:
+            exc.steps.append(f"[{index}]")
+            raise
+
+
+def _check_json_members(members: dict[Any, Any], depth: int) -> None:
+    for key, item in members.items():
         if not isinstance(key, str):
-            raise InvalidArgumentError(f"{path}: key {key!r} is not a str")
-        _check_str(f"{path} key {key!r}", key)
-        check_json(f"{path}[{key!r}]", item, depth + 1)
+            raise _JSONValueError(f"key {key!r} is not a str")
+        if not key.isascii():
+            _check_json_text(key, f" key {key!r}")
+        try:
+            _check_json_value(item, depth)
+        except _JSONValueError as exc:
+            exc.steps.append(f"[{key!r}]")
+            raise
+
+
+def _check_json_text(text: str, step: str) -> None:
+    try:
+        text.encode()
+    except UnicodeEncodeError as exc:
+        raise _JSONValueError(f"not valid Unicode text ({exc.reason})", step) from None
 
 
 def _check_json_dict(path: str, value: object, *, optional: bool) -> None:
