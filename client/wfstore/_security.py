@@ -146,7 +146,7 @@ def is_local_target(target: str) -> bool:
         addresses = rest.split(",")
     else:
         addresses = [target]
-    return all(_is_loopback(_host(address)) for address in addresses)
+    return all(is_loopback_host(_host(address)) for address in addresses)
 
 
 def _host(address: str) -> str:
@@ -157,7 +157,8 @@ def _host(address: str) -> str:
     return address
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback_host(host: str) -> bool:
+    """Whether ``host`` is ``localhost`` or a loopback IP literal; names are not resolved."""
     if host.lower() == "localhost":
         return True
     try:

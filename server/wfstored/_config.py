@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
+
+from wfstore._security import is_loopback_host
 
 __all__ = [
     "DEFAULT_LISTEN",
@@ -213,13 +214,7 @@ def is_loopback_address(address: str) -> bool:
     """
     if address.startswith("unix:"):
         return True
-    host = address.rpartition(":")[0].strip("[]")
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return is_loopback_host(address.rpartition(":")[0].strip("[]"))
 
 
 def _check_security(config: Config) -> None:

@@ -498,13 +498,17 @@ class SQLiteHistoryStore:
         _make_private_dirs(self._path.parent)
         _create_private_file(self._path)
         self._identity = self._file_identity("opening")
+        self._conn = self._open_initialized()
+
+    def _open_initialized(self) -> sqlite3.Connection:
+        """Open the writer connection: WAL, full sync, and the schema if the file is new."""
         conn = self._open()
         try:
             self._initialize(conn)
         except BaseException:
             conn.close()
             raise
-        self._conn = conn
+        return conn
 
     def _open(self) -> sqlite3.Connection:
         """Open a connection to the database with the busy timeout set."""
@@ -601,12 +605,7 @@ class SQLiteHistoryStore:
         identity = self._file_identity(action)
         if identity == self._identity:
             return
-        conn = self._open()
-        try:
-            self._initialize(conn)
-        except BaseException:
-            conn.close()
-            raise
+        conn = self._open_initialized()
         old, self._conn = self._conn, conn
         self._identity = identity
         self._generation += 1
