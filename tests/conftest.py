@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from daemon_process import Daemon, start_daemon
+from daemon_process import Daemon, serving
 
 GO_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "awf-go-state"
 
@@ -22,9 +22,5 @@ def go_fixtures() -> Path:
 @pytest.fixture
 def daemon(tmp_path: Path) -> Iterator[Daemon]:
     """A wfstored subprocess on 127.0.0.1:0 and a Unix socket, with its own data dir."""
-    running = start_daemon(tmp_path / "data")
-    try:
+    with serving(tmp_path / "data") as running:
         yield running
-    finally:
-        code = running.stop()
-        assert code == 0, f"wfstored exited with {code}:\n{running.stderr()}"

@@ -15,7 +15,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -150,6 +151,17 @@ def start_daemon(
         raise RuntimeError(f"wfstored did not start (exit {code}):\n{daemon.stderr()}")
     daemon.tcp_target = next(a for a in addresses if not a.startswith("unix:"))
     return daemon
+
+
+@contextmanager
+def serving(data_dir: Path, **options: Any) -> Iterator[Daemon]:
+    """Run a daemon (``options`` as for :func:`start_daemon`) for the block; it must exit 0."""
+    daemon = start_daemon(data_dir, **options)
+    try:
+        yield daemon
+    finally:
+        code = daemon.stop()
+        assert code == 0, f"wfstored exited with {code}:\n{daemon.stderr()}"
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from daemon_process import Daemon, start_daemon
+from daemon_process import Daemon, serving
 from factories import T0, full_context, record
 from wfstore import (
     Client,
@@ -29,13 +29,10 @@ from wfstored import JSONStore, SQLiteHistoryStore
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
     """This module's daemon: its data dir gets odd files on purpose, so only its log is checked."""
-    running = start_daemon(tmp_path_factory.mktemp("disk") / "data")
-    try:
+    with serving(tmp_path_factory.mktemp("disk") / "data") as running:
         yield running
-    finally:
-        assert running.stop() == 0, running.stderr()
-        assert "Traceback" not in running.stderr()
-        assert "INTERNAL" not in running.stderr()
+    assert "Traceback" not in running.stderr()
+    assert "INTERNAL" not in running.stderr()
 
 
 @pytest.fixture

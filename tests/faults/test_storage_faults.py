@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from daemon_process import Daemon, start_daemon
+from daemon_process import Daemon, serving, start_daemon
 from factories import full_context, record
 from wfstore import (
     Client,
@@ -44,12 +44,8 @@ def _temp_files(data: Path) -> list[str]:
 
 @contextlib.contextmanager
 def _running(data: Path) -> Iterator[tuple[Daemon, Client]]:
-    daemon = start_daemon(data, unix=False)
-    try:
-        with daemon.client(timeout=10, retry=_NO_RETRY) as client:
-            yield daemon, client
-    finally:
-        assert daemon.stop() == 0, daemon.stderr()
+    with serving(data, unix=False) as daemon, daemon.client(timeout=10, retry=_NO_RETRY) as client:
+        yield daemon, client
 
 
 def _assert_still_serving(client: Client, workflow_id: str, expected: ExecutionContext) -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from daemon_process import Daemon, start_daemon
+from daemon_process import Daemon, serving
 from factories import full_context, record
 from wfstore import (
     Client,
@@ -90,12 +90,8 @@ def node(target: str, *args: str, script: Path = INTEROP) -> Any:
 @pytest.fixture(scope="module")
 def shared_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
     """One wfstored for the module, on TCP and a Unix socket; tests use distinct ids."""
-    running = start_daemon(tmp_path_factory.mktemp("interop") / "data")
-    try:
+    with serving(tmp_path_factory.mktemp("interop") / "data") as running:
         yield running
-    finally:
-        code = running.stop()
-        assert code == 0, f"wfstored exited with {code}:\n{running.stderr()}"
 
 
 @pytest.fixture(params=["tcp", "unix"])

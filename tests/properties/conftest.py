@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from daemon_process import Daemon, start_daemon
+from daemon_process import Daemon, serving
 from hypothesis_profiles import load_profile
 from property_stores import Stores
 from wfstored import JSONStore, SQLiteHistoryStore
@@ -21,11 +21,8 @@ load_profile()
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
     """One wfstored for the whole module."""
-    running = start_daemon(tmp_path_factory.mktemp("daemon") / "data")
-    try:
+    with serving(tmp_path_factory.mktemp("daemon") / "data") as running:
         yield running
-    finally:
-        assert running.stop() == 0, running.stderr()
 
 
 @pytest.fixture(scope="module", params=["embedded", "daemon"])
