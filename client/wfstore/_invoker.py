@@ -57,7 +57,7 @@ class Attempts:
         code, details = _status_of(exc)
         if code is grpc.StatusCode.NOT_FOUND and self._op.none_if_not_found:
             raise _NotFound(details) from None
-        if code is not grpc.StatusCode.UNAVAILABLE or self.number >= self._limit:
+        if code not in _RETRYABLE or self.number >= self._limit:
             if code is grpc.StatusCode.DEADLINE_EXCEEDED:
                 raise DeadlineExceededError(f"{self._op.name}: {details}") from None
             raise error_for_status(code, details) from None
@@ -65,10 +65,15 @@ class Attempts:
         if self._deadline is not None:
             pause = min(pause, max(0.0, self._deadline - time.monotonic()))
         _log.info(
-            "%s: UNAVAILABLE (%s); retry %d in %.3fs", self._op.name, details, self.number, pause
+            "%s: %s (%s); retry %d in %.3fs", self._op.name, code.name, details, self.number, pause
         )
         self.number += 1
         return pause
+
+
+_RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED})
+"""Codes worth another attempt of an idempotent call. The clients never cancel a call
+themselves, so CANCELLED comes from a daemon that is stopping, like UNAVAILABLE."""
 
 
 def _status_of(exc: grpc.RpcError) -> tuple[grpc.StatusCode, str]:

@@ -36,6 +36,9 @@ _ERROR_BY_STATUS: dict[grpc.StatusCode, type[StoreError]] = {
     grpc.StatusCode.ALREADY_EXISTS: AlreadyExistsError,
     grpc.StatusCode.DATA_LOSS: DataCorruptedError,
     grpc.StatusCode.UNAVAILABLE: UnavailableError,
+    # The clients never cancel a call themselves (asyncio cancellation raises CancelledError),
+    # so CANCELLED comes from the daemon: gRPC answers so calls that reach a stopping server.
+    grpc.StatusCode.CANCELLED: UnavailableError,
     grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceededError,
     grpc.StatusCode.RESOURCE_EXHAUSTED: ResourceExhaustedError,
     grpc.StatusCode.UNAUTHENTICATED: UnauthenticatedError,
@@ -54,6 +57,8 @@ def status_for_error(error: StoreError) -> grpc.StatusCode:
 def error_for_status(code: grpc.StatusCode, details: str) -> StoreError:
     """Return the domain error a client raises for a failed call's status and details."""
     cls = _ERROR_BY_STATUS.get(code)
+    if code is grpc.StatusCode.CANCELLED:
+        return UnavailableError(f"wfstored cancelled the call (is it stopping?): {details}")
     if cls is None:
         return StoreError(f"{code.name}: {details}")
     return cls(details)

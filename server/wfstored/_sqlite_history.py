@@ -617,7 +617,11 @@ class SQLiteHistoryStore:
         """Run ``work`` in one transaction in the file the path names, before and after it."""
         with self._write_lock, self._sqlite_errors(action):
             self._follow_file(action)
-            result = self._write(self._writer(), work)
+            try:
+                result = self._write(self._writer(), work)
+            except BaseException:
+                self._drop_writer_if_stuck()
+                raise
             if self._file_identity(action) != self._identity:
                 raise UnavailableError(
                     f"history database {self._name} was replaced while {action}; the change "
@@ -670,11 +674,23 @@ class SQLiteHistoryStore:
                 reader.conn.text_factory = str
 
     def _writer(self) -> sqlite3.Connection:
-        """Return the write connection; call with the write lock held."""
+        """Return the write connection, reopening a dropped one; call with the write lock."""
+        self._check_open()
+        if self._conn is None:
+            self._conn = self._open_initialized()
+        return self._conn
+
+    def _drop_writer_if_stuck(self) -> None:
+        """Close the writer if a failed write left it inside a transaction (its rollback failed).
+
+        Every later write on it would fail with "cannot start a transaction within a
+        transaction"; the next write opens a fresh connection instead.
+        """
         conn = self._conn
-        if conn is None:
-            raise StoreClosedError(f"the history store {self._name} is closed")
-        return conn
+        if conn is not None and conn.in_transaction:
+            self._conn = None
+            with suppress(sqlite3.Error):
+                conn.close()
 
     def _commit_units(self, units: Sequence[tuple[_Row, ...]]) -> list[BaseException | None]:
         """Insert every unit in one transaction; a unit with a conflict is skipped whole.

@@ -13,6 +13,9 @@ moment, restarts it on the same directory and verifies:
 - every state file parses, no temp file is listed or left behind, and SQLite's
   ``PRAGMA integrity_check`` says ``ok``.
 
+A round may stop the daemon with SIGTERM instead: then it must exit 0, and the clients' calls
+may only fail with UNAVAILABLE (the daemon refusing new calls while in-flight ones finish).
+
 Used by ``tests/faults/test_kill9.py`` (20 rounds) and ``scripts/soak.py`` (hundreds).
 """
 
@@ -37,6 +40,7 @@ from wfstore import (
     HistoryFilter,
     RetryPolicy,
     StoreError,
+    UnavailableError,
 )
 
 SHARED_IDS = ("shared-0", "shared-1", "shared-2")
@@ -84,6 +88,7 @@ class _Writer:
         self.template = full_context("template")
         self.own_ids = [f"{name}-{n}" for n in range(3)]
         self.acked = 0
+        self.failure: StoreError | None = None
 
     def run(self, stop: threading.Event) -> None:
         """Write until ``stop`` is set or a call fails (the daemon died)."""
@@ -95,8 +100,8 @@ class _Writer:
                     else:
                         self._save()
                     self.acked += 1
-            except StoreError:
-                return
+            except StoreError as exc:
+                self.failure = exc
 
     def _marker(self) -> str:
         return f"{self.name}-{time.monotonic_ns()}"
@@ -151,8 +156,10 @@ class KillLoop:
         self.daemon: Daemon | None = None
         self.rounds = 0
 
-    def run_round(self, load_seconds: tuple[float, float] = (0.1, 0.5)) -> RoundResult:
-        """Load the daemon, kill it after a random time in ``load_seconds``, restart, verify."""
+    def run_round(
+        self, load_seconds: tuple[float, float] = (0.1, 0.5), stop_signal: int = signal.SIGKILL
+    ) -> RoundResult:
+        """Load the daemon, stop it after a random time in ``load_seconds``, restart, verify."""
         daemon = self.daemon or start_daemon(self.data_dir, unix=False)
         self.rounds += 1
         kinds = ["own", "shared", "record"]
@@ -171,14 +178,15 @@ class KillLoop:
         for thread in threads:
             thread.start()
         time.sleep(self.random.uniform(*load_seconds))
-        daemon.process.send_signal(signal.SIGKILL)
-        daemon.process.wait(10)
+        daemon.process.send_signal(stop_signal)
+        code = daemon.process.wait(30)
         stop.set()
         for thread in threads:
             thread.join(20)
         daemon.stop(signal.SIGKILL)
+        problems = [] if stop_signal == signal.SIGKILL else self._graceful(code, daemon, writers)
         self.daemon = start_daemon(self.data_dir, unix=False)
-        problems = self._verify(self.daemon)
+        problems += self._verify(self.daemon)
         acked = [w.acked for w in writers]
         return RoundResult(
             acked_saves=sum(a for w, a in zip(writers, acked, strict=True) if w.kind != "record"),
@@ -195,6 +203,15 @@ class KillLoop:
             self.daemon = None
 
     # --- Verification ---------------------------------------------------------------------
+
+    def _graceful(self, code: int, daemon: Daemon, writers: list[_Writer]) -> list[str]:
+        problems = [] if code == 0 else [f"stopped with exit code {code}:\n{daemon.stderr()}"]
+        problems += [
+            f"{w.name}: a call failed with {type(w.failure).__name__}: {w.failure}"
+            for w in writers
+            if w.failure is not None and not isinstance(w.failure, UnavailableError)
+        ]
+        return problems
 
     def _verify(self, daemon: Daemon) -> list[str]:
         problems: list[str] = []

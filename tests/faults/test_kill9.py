@@ -1,7 +1,12 @@
-"""SIGKILL under load, 20 times on one data directory: every acknowledged write survives."""
+"""SIGKILL under load, 20 times on one data directory: every acknowledged write survives.
+
+And SIGTERM under load: the daemon exits 0, in-flight calls finish and are kept, later calls
+get UNAVAILABLE and nothing else.
+"""
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
@@ -28,3 +33,14 @@ def test_every_acknowledged_write_survives_sigkill_under_load(tmp_path: Path) ->
     assert saves > ROUNDS
     assert records > ROUNDS
     assert len(loop.ledger.records) >= records
+
+
+def test_sigterm_under_load_keeps_every_acknowledged_write(tmp_path: Path) -> None:
+    loop = KillLoop(tmp_path / "data", seed=20261125)
+    try:
+        for _ in range(3):
+            result = loop.run_round(stop_signal=signal.SIGTERM)
+            assert result.problems == [], f"round {loop.rounds}: {result.problems}"
+            assert result.acked_saves > 0
+    finally:
+        loop.close()

@@ -910,3 +910,14 @@ def test_a_lock_held_too_long_is_unavailable_and_reads_still_work(
             other.execute("ROLLBACK")
     store.record(rec("r2"))
     assert ids(store.list(HistoryFilter())) == ["r2", "r1"]
+
+
+def test_a_writer_left_inside_a_transaction_is_replaced(store: SQLiteHistoryStore) -> None:
+    store.record(rec("a"))
+    writer = store._conn  # left inside a transaction, as a failed rollback would leave it
+    assert writer is not None
+    writer.execute("BEGIN")
+    with pytest.raises(DataCorruptedError, match="within a transaction"):
+        store.record(rec("b"))
+    store.record(rec("b"))  # a fresh connection: the store did not stay broken
+    assert ids(store.list(HistoryFilter())) == ["b", "a"]
