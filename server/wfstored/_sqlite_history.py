@@ -450,19 +450,21 @@ def _translate(exc: sqlite3.Error, path: str, action: str) -> Exception:
     """Return the wfstore error for an SQLite error raised while doing ``action``."""
     code = getattr(exc, "sqlite_errorcode", None)
     primary = None if code is None else code & 0xFF
+    name = getattr(exc, "sqlite_errorname", None)  # the extended code, e.g. SQLITE_IOERR_WRITE
+    what = f"{action}: {exc}" + (f" [{name}]" if name else "")
     if primary == sqlite3.SQLITE_FULL:
         return ResourceExhaustedError(
-            f"history database {path}: the disk is full ({action}: {exc}); free space and retry"
+            f"history database {path}: the disk is full ({what}); free space and retry"
         )
     if primary in _CONTENTION_CODES:
         return UnavailableError(
             f"history database {path} is locked by another writer and stayed locked for "
-            f"{_BUSY_TIMEOUT_MS} ms ({action}: {exc}); retry later"
+            f"{_BUSY_TIMEOUT_MS} ms ({what}); retry later"
         )
     if primary in _UNAVAILABLE_CODES:
-        return UnavailableError(f"history database {path} is unavailable ({action}: {exc})")
+        return UnavailableError(f"history database {path} is unavailable ({what})")
     return DataCorruptedError(
-        f"history database {path} is damaged or not a wfstore history database ({action}: {exc})"
+        f"history database {path} is damaged or not a wfstore history database ({what})"
     )
 
 
