@@ -255,24 +255,23 @@ def list_query(
     return sql, [*params, limit]
 
 
-def stats_query(history_filter: HistoryFilter, *, exact: bool = False) -> tuple[str, list[object]]:
+def stats_query(history_filter: HistoryFilter) -> tuple[str, list[object]]:
     """Return the SQL and parameters of the aggregates over every matching record.
 
-    One row per status: (status, count, sum of the durations). SQLite's 64-bit sum fails
-    with "integer overflow" past 2^63; ``exact`` then sums the high and the low 32 bits of
-    the durations apart, two sums that cannot overflow, for the total to be rebuilt in Python
-    (about 15 % slower, so only when needed).
+    The row is (count, successes, failures, cancellations, sum of the high 32 bits of the
+    durations, sum of their low 32 bits): two sums that cannot overflow SQLite's 64-bit
+    integers, from which the exact total is rebuilt in Python.
     """
     where, params = _where(history_filter, None)
     index = _index_for(history_filter)
-    durations = (
-        f"SUM(duration_ms >> {_LOW_BITS}), SUM(duration_ms & {_LOW_MASK})"
-        if exact
-        else "SUM(duration_ms), 0"
-    )
     sql = (
-        f"SELECT status, COUNT(*), {durations}"  # noqa: S608 (constants and placeholders only)
-        f" FROM executions INDEXED BY {index}{where} GROUP BY status"
+        "SELECT COUNT(*),"  # noqa: S608 (constants and placeholders only)
+        " COALESCE(SUM(status IN ('success', 'completed')), 0),"
+        " COALESCE(SUM(status = 'failed'), 0),"
+        " COALESCE(SUM(status = 'cancelled'), 0),"
+        f" COALESCE(SUM(duration_ms >> {_LOW_BITS}), 0),"
+        f" COALESCE(SUM(duration_ms & {_LOW_MASK}), 0)"
+        f" FROM executions INDEXED BY {index}{where}"
     )
     return sql, params
 
@@ -788,19 +787,10 @@ class SQLiteHistoryStore:
         """
         self._check_open()
         check_filter(history_filter)
-        try:
-            rows = self._fetch("computing stats", *stats_query(history_filter))
-            shift = 0
-        except DataCorruptedError as exc:
-            if "integer overflow" not in str(exc.__cause__):
-                raise
-            rows = self._fetch("computing stats", *stats_query(history_filter, exact=True))
-            shift = _LOW_BITS
-        counts = {status: count for status, count, _, _ in rows}
-        total = sum(counts.values())
-        succeeded = counts.get("success", 0) + counts.get("completed", 0)
-        failed, cancelled = counts.get("failed", 0), counts.get("cancelled", 0)
-        duration_sum = sum((high << shift) + low for _, _, high, low in rows)
+        sql, params = stats_query(history_filter)
+        rows = self._fetch("computing stats", sql, params)
+        total, succeeded, failed, cancelled, high, low = rows[0]
+        duration_sum = (high << _LOW_BITS) + low
         average = 0
         if total:
             average = abs(duration_sum) // total
