@@ -28,6 +28,7 @@ __all__ = [
     "MAX_JSON_DEPTH",
     "MAX_LOOP_DEPTH",
     "MAX_SAFE_INTEGER",
+    "NestedValueError",
     "check_context",
     "check_datetime",
     "check_duration",
@@ -151,25 +152,35 @@ def _check_status(path: str, value: object) -> None:
             raise InvalidArgumentError(f"{path}: {value!r} is not one of {allowed}") from None
 
 
-class _JSONValueError(Exception):
-    """What is wrong inside a JSON value; the path to it is collected as the error unwinds.
+class NestedValueError(Exception):
+    """A problem found inside a nested value; the path to it is collected as the error unwinds.
 
     Building every element's path on the way down would cost more than the check itself, so
-    each container adds its own step (``[3]``, ``['key']``) only when a problem passes it.
+    the checker raises this without a path and each container that passes it on adds its own
+    step (``[3]``, ``['key']``, ``.Key``) with :meth:`within`.
     """
 
     def __init__(self, problem: str, step: str = "") -> None:
+        """Report ``problem``, found at ``step`` below the place that raises it."""
         super().__init__(problem)
         self.problem = problem
         self.steps = [step] if step else []
+
+    def within(self, step: str) -> None:
+        """Record that the problem lies under ``step``."""
+        self.steps.append(step)
+
+    def path(self) -> str:
+        """Return the steps from the outermost container down to the problem."""
+        return "".join(reversed(self.steps))
 
 
 def check_json(path: str, value: object, depth: int = 0) -> None:
     """Reject anything that is not a JSON value that survives every wire and file format."""
     try:
         _check_json_value(value, depth)
-    except _JSONValueError as exc:
-        where = path + "".join(reversed(exc.steps))
+    except NestedValueError as exc:
+        where = path + exc.path()
         raise InvalidArgumentError(f"{where}: {exc.problem}") from None
 
 
@@ -183,44 +194,44 @@ def _check_json_value(value: object, depth: int) -> None:
         _check_json_number(value)
     elif isinstance(value, dict | list):
         if depth >= MAX_JSON_DEPTH:
-            raise _JSONValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
+            raise NestedValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
         if isinstance(value, list):
             _check_json_items(value, depth + 1)
         else:
             _check_json_members(value, depth + 1)
     else:
-        raise _JSONValueError(f"{type(value).__name__} is not a JSON value")
+        raise NestedValueError(f"{type(value).__name__} is not a JSON value")
 
 
 def _check_json_number(value: float) -> None:
     if isinstance(value, int):
         if abs(value) > MAX_SAFE_INTEGER:
-            raise _JSONValueError(
+            raise NestedValueError(
                 f"{value} is beyond ±2^53, which a JSON number cannot hold exactly"
             )
     elif not math.isfinite(value):
-        raise _JSONValueError(f"{value} is not a JSON number")
+        raise NestedValueError(f"{value} is not a JSON number")
 
 
 def _check_json_items(items: list[Any], depth: int) -> None:
     for index, item in enumerate(items):
         try:
             _check_json_value(item, depth)
-        except _JSONValueError as exc:
-            exc.steps.append(f"[{index}]")
+        except NestedValueError as exc:
+            exc.within(f"[{index}]")
             raise
 
 
 def _check_json_members(members: dict[Any, Any], depth: int) -> None:
     for key, item in members.items():
         if not isinstance(key, str):
-            raise _JSONValueError(f"key {key!r} is not a str")
+            raise NestedValueError(f"key {key!r} is not a str")
         if not key.isascii():
             _check_json_text(key, f" key {key!r}")
         try:
             _check_json_value(item, depth)
-        except _JSONValueError as exc:
-            exc.steps.append(f"[{key!r}]")
+        except NestedValueError as exc:
+            exc.within(f"[{key!r}]")
             raise
 
 
@@ -228,7 +239,7 @@ def _check_json_text(text: str, step: str) -> None:
     try:
         text.encode()
     except UnicodeEncodeError as exc:
-        raise _JSONValueError(f"not valid Unicode text ({exc.reason})", step) from None
+        raise NestedValueError(f"not valid Unicode text ({exc.reason})", step) from None
 
 
 def _check_json_dict(path: str, value: object, *, optional: bool) -> None:

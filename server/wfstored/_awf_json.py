@@ -33,7 +33,7 @@ from wfstore._types import (
     StepState,
     Turn,
 )
-from wfstore._validation import check_context, normalize_json
+from wfstore._validation import NestedValueError, check_context, normalize_json
 from wfstore.errors import DataCorruptedError, InvalidArgumentError
 
 if TYPE_CHECKING:
@@ -57,25 +57,11 @@ _LONE_SURROGATE: Final = re.compile("[\ud800-\udfff]")
 _SHORT_NEGATIVE_EXPONENT: Final = re.compile(r"e-0(\d)\Z")
 
 
-class _CorruptError(Exception):
-    """A problem found in the document; the path to it is collected as the error unwinds.
-
-    Decoders raise it without a path (building paths on the happy path costs more than the
-    decoding itself); each container that catches it adds its own step with :meth:`within`.
-    """
-
-    def __init__(self, problem: str) -> None:
-        super().__init__(problem)
-        self.problem = problem
-        self.steps: list[str] = []
-
-    def within(self, step: str) -> _CorruptError:
-        """Record that the problem lies under ``step`` (``.Key``, ``[3]`` or ``['key']``)."""
-        self.steps.append(step)
-        return self
+class _CorruptError(NestedValueError):
+    """A problem found in the document, with the path to it (``States['build'].StartedAt``)."""
 
     def __str__(self) -> str:
-        path = "".join(reversed(self.steps)).removeprefix(".")
+        path = self.path().removeprefix(".")
         return f"{path}: {self.problem}" if path else self.problem
 
 
