@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import grpc
 import grpc.aio
@@ -25,6 +25,7 @@ __all__ = ["AsyncInvoker", "Attempts", "Invoker"]
 
 _log = logging.getLogger("wfstore.client")
 ResultT = TypeVar("ResultT")
+ChannelT = TypeVar("ChannelT", grpc.Channel, grpc.aio.Channel)
 
 
 class _NotFound(Exception):  # noqa: N818 (a signal, never seen by users)
@@ -94,23 +95,27 @@ def _method(channel: Any, cache: dict[str, Any], op: Operation[Any]) -> Any:  # 
     return method
 
 
-class Invoker:
-    """Runs operations on a blocking channel."""
+class _Settings(Generic[ChannelT]):
+    """What both invokers hold: the channel, the call settings and the method cache."""
 
     def __init__(
         self,
-        channel: grpc.Channel,
+        channel: ChannelT,
         *,
         timeout: float | None,
         retry: RetryPolicy,
         metadata: Sequence[tuple[str, str]] = (),
     ) -> None:
         """Call over ``channel`` with a per-call ``timeout`` (s), ``retry`` and ``metadata``."""
-        self._channel = channel
+        self._channel: ChannelT = channel
         self._timeout = timeout
         self._retry = retry
         self._metadata = tuple(metadata) or None
         self._methods: dict[str, Any] = {}
+
+
+class Invoker(_Settings[grpc.Channel]):
+    """Runs operations on a blocking channel."""
 
     def call(self, op: Operation[ResultT], *args: object) -> ResultT:
         """Validate ``args``, run ``op`` and return its result."""
@@ -130,23 +135,8 @@ class Invoker:
             time.sleep(pause)
 
 
-class AsyncInvoker:
+class AsyncInvoker(_Settings[grpc.aio.Channel]):
     """Runs operations on an asyncio channel."""
-
-    def __init__(
-        self,
-        channel: grpc.aio.Channel,
-        *,
-        timeout: float | None,
-        retry: RetryPolicy,
-        metadata: Sequence[tuple[str, str]] = (),
-    ) -> None:
-        """Call over ``channel`` with a per-call ``timeout`` (s), ``retry`` and ``metadata``."""
-        self._channel = channel
-        self._timeout = timeout
-        self._retry = retry
-        self._metadata = tuple(metadata) or None
-        self._methods: dict[str, Any] = {}
 
     async def call(self, op: Operation[ResultT], *args: object) -> ResultT:
         """Validate ``args``, run ``op`` and return its result."""
