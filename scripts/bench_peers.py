@@ -11,7 +11,6 @@ import contextlib
 import os
 import pwd
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench_payloads import STATE_IDS, state_bytes
+from bench_servers import terminate
 
 PG_SCHEMA = (
     """CREATE TABLE executions (
@@ -53,13 +53,8 @@ class Peer:
         if self.stop_command:
             with contextlib.suppress(subprocess.SubprocessError, OSError):
                 subprocess.run(self.stop_command, capture_output=True, timeout=30, check=False)
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            terminate(self.process)
         if self.directory is not None:
             shutil.rmtree(self.directory, ignore_errors=True)
 

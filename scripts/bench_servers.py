@@ -53,13 +53,18 @@ class Server:
 
     def stop(self) -> None:
         """Send SIGTERM and wait for the exit; kill after 15 s."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process)
+
+
+def terminate(process: subprocess.Popen[bytes], timeout: float = 15) -> None:
+    """Send SIGTERM to a running ``process`` and wait for it; kill it after ``timeout`` s."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def _start(name: str, command: list[str], log: Path, sock: Path) -> Server:
