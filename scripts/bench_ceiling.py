@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The benchmark's ceiling: wfstored's own server, serving no-op stores with canned replies.
 
-Runs ``wfstored._server.start_server`` (same thread pool, options, servicers, health and
+Runs ``wfstored.rpc.server.start_server`` (same thread pool, options, servicers, health and
 reflection) on a StateStore and a HistoryStore that do no storage work: writes return at
 once, reads return canned values of the same size as what the benchmark's wfstored cells get
 back. What remains is gRPC, protobuf and the servicers' conversions: the limit wfstored
@@ -25,8 +25,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from wfstore import ExecutionContext, ExecutionRecord, HistoryFilter, HistoryStats, Page
-from wfstored._config import parse_config
-from wfstored._server import start_server
+from wfstored.daemon.config import parse_config
+from wfstored.rpc.server import start_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_payloads import CANNED_STATS, STATE_IDS, canned_records, make_state

@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from wfstore import ExecutionContext, ExecutionRecord, ExecutionStatus, HistoryStats, StepState
-from wfstored._awf_json import encode_state
-from wfstored._sqlite_history import format_time
+from wfstored.storage.files.awf_codec import encode_state
+from wfstored.storage.sqlite.history_store import format_time
 
 STATE_IDS = tuple(f"state-{k:03d}" for k in range(100))
 """The ids stored in every state directory: Load, Save and List work on these."""

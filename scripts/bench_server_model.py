@@ -23,7 +23,7 @@ from concurrent import futures
 from pathlib import Path
 
 import grpc
-from wfstore._wire import context_to_proto
+from wfstore.wire import context_to_proto
 from wfstore.v1 import state_pb2, state_pb2_grpc
 
 sys.path.insert(0, str(Path(__file__).parent))

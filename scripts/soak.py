@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "faults"))
-from kill_driver import KillLoop
+from tests.support.kill_driver import KillLoop
 
 
 def main() -> int:

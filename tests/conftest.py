@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from daemon_process import Daemon, serving
+
+from tests.support.daemon import Daemon, serving
 
 GO_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "awf-go-state"
 

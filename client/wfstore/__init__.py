@@ -6,11 +6,9 @@ Python. :class:`Client` implements both ports over gRPC against a ``wfstored`` d
 """
 
 from wfstore._client import DEFAULT_MAX_MESSAGE_BYTES, Client
-from wfstore._ports import HistoryStore, StateStore
 from wfstore._retry import RetryPolicy
 from wfstore._security import TLS
-from wfstore._time import Timestamp
-from wfstore._types import (
+from wfstore.domain import (
     ConversationState,
     ExecutionContext,
     ExecutionRecord,
@@ -34,6 +32,8 @@ from wfstore.errors import (
     UnauthenticatedError,
     UnavailableError,
 )
+from wfstore.ports import HistoryStore, StateStore
+from wfstore.timestamps import Timestamp
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_BYTES",

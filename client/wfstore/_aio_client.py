@@ -23,7 +23,7 @@ from wfstore._invoker import AsyncInvoker
 from wfstore._remote import Handle
 from wfstore._retry import RetryPolicy
 from wfstore._security import TLS, channel_security
-from wfstore._types import ExecutionContext, ExecutionRecord, HistoryFilter, HistoryStats, Page
+from wfstore.domain import ExecutionContext, ExecutionRecord, HistoryFilter, HistoryStats, Page
 from wfstore.errors import DeadlineExceededError
 
 __all__ = ["AsyncHistoryStore", "AsyncStateStore", "Client"]
@@ -89,8 +89,11 @@ class AsyncHistoryStore(Handle):
         self._check_open()
         await self._invoker.call(ops.RECORD_BATCH, records)
 
-    async def list(self, history_filter: HistoryFilter) -> list[ExecutionRecord]:
-        """Return up to ``history_filter.limit`` (0: 20) matching records, newest first."""
+    async def list(self, history_filter: HistoryFilter | None = None) -> list[ExecutionRecord]:
+        """Return up to ``history_filter.limit`` (0: 20) matching records, newest first.
+
+        ``None`` (or no argument) means no filter: the 20 newest records.
+        """
         page = await self.list_page(history_filter)
         records = list(page.items)
         while page.next_page_token:
@@ -99,14 +102,20 @@ class AsyncHistoryStore(Handle):
         return records
 
     async def list_page(
-        self, history_filter: HistoryFilter, page_size: int = 0, page_token: str = ""
+        self,
+        history_filter: HistoryFilter | None = None,
+        page_size: int = 0,
+        page_token: str = "",
     ) -> Page[ExecutionRecord]:
         """Return one page of what ``list`` returns, starting where ``page_token`` left off."""
         self._check_open()
         return await self._invoker.call(ops.LIST_HISTORY, history_filter, page_size, page_token)
 
-    async def get_stats(self, history_filter: HistoryFilter) -> HistoryStats:
-        """Return aggregates over every matching record (the filter's limit is ignored)."""
+    async def get_stats(self, history_filter: HistoryFilter | None = None) -> HistoryStats:
+        """Return aggregates over every matching record (the filter's limit is ignored).
+
+        ``None`` (or no argument) means every record.
+        """
         self._check_open()
         return await self._invoker.call(ops.GET_STATS, history_filter)
 

@@ -18,8 +18,8 @@ import grpc.aio
 
 from wfstore._operations import Operation
 from wfstore._retry import RetryPolicy
-from wfstore._status import error_for_status
 from wfstore.errors import DeadlineExceededError
+from wfstore.status import error_for_status
 
 __all__ = ["AsyncInvoker", "Attempts", "Invoker"]
 

@@ -14,18 +14,18 @@ from typing import Any, Generic, TypeVar
 
 from google.protobuf.message import Message
 
-from wfstore import _wire
-from wfstore._types import ExecutionContext, ExecutionRecord, HistoryFilter, HistoryStats, Page
-from wfstore._validation import (
+from wfstore import wire
+from wfstore.domain import ExecutionContext, ExecutionRecord, HistoryFilter, HistoryStats, Page
+from wfstore.v1 import history_pb2, state_pb2
+from wfstore.validation import (
     check_context,
     check_duration,
-    check_filter,
     check_page_size,
     check_record,
     check_records,
     check_workflow_id,
+    filter_or_default,
 )
-from wfstore.v1 import history_pb2, state_pb2
 
 __all__ = [
     "CLEANUP",
@@ -79,7 +79,7 @@ def _nothing(reply: object) -> None:
 
 def _save(state: ExecutionContext) -> Message:
     check_context(state)
-    return state_pb2.StateServiceSaveRequest(state=_wire.context_to_proto(state))
+    return state_pb2.StateServiceSaveRequest(state=wire.context_to_proto(state))
 
 
 def _by_id(request_type: Callable[..., Message]) -> Callable[[str], Message]:
@@ -101,41 +101,41 @@ def _state_page(reply: state_pb2.StateServiceListResponse) -> Page[str]:
 
 def _record(record: ExecutionRecord) -> Message:
     check_record(record)
-    return history_pb2.HistoryServiceRecordRequest(record=_wire.record_to_proto(record))
+    return history_pb2.HistoryServiceRecordRequest(record=wire.record_to_proto(record))
 
 
 def _record_batch(records: Sequence[ExecutionRecord]) -> Message:
     check_records(records)
     return history_pb2.HistoryServiceRecordBatchRequest(
-        records=[_wire.record_to_proto(record) for record in records]
+        records=[wire.record_to_proto(record) for record in records]
     )
 
 
 def _list_history(
-    history_filter: HistoryFilter, page_size: int = 0, page_token: str = ""
+    history_filter: HistoryFilter | None = None, page_size: int = 0, page_token: str = ""
 ) -> Message:
-    check_filter(history_filter)
+    applied = filter_or_default(history_filter)
     check_page_size(page_size)
     return history_pb2.HistoryServiceListRequest(
-        filter=_wire.filter_to_proto(history_filter), page_size=page_size, page_token=page_token
+        filter=wire.filter_to_proto(applied), page_size=page_size, page_token=page_token
     )
 
 
 def _history_page(reply: history_pb2.HistoryServiceListResponse) -> Page[ExecutionRecord]:
     return Page(
-        items=[_wire.record_from_proto(r) for r in reply.records],
+        items=[wire.record_from_proto(r) for r in reply.records],
         next_page_token=reply.next_page_token,
     )
 
 
-def _get_stats(history_filter: HistoryFilter) -> Message:
-    check_filter(history_filter)
-    return history_pb2.HistoryServiceGetStatsRequest(filter=_wire.filter_to_proto(history_filter))
+def _get_stats(history_filter: HistoryFilter | None = None) -> Message:
+    applied = filter_or_default(history_filter)
+    return history_pb2.HistoryServiceGetStatsRequest(filter=wire.filter_to_proto(applied))
 
 
 def _cleanup(older_than: timedelta) -> Message:
     check_duration("older_than", older_than)
-    return history_pb2.HistoryServiceCleanupRequest(older_than=_wire.duration_to_proto(older_than))
+    return history_pb2.HistoryServiceCleanupRequest(older_than=wire.duration_to_proto(older_than))
 
 
 SAVE: Operation[None] = Operation(
@@ -146,7 +146,7 @@ LOAD: Operation[ExecutionContext | None] = Operation(
     "Load",
     state_pb2.StateServiceLoadResponse,
     _by_id(state_pb2.StateServiceLoadRequest),
-    lambda reply: _wire.context_from_proto(reply.state),
+    lambda reply: wire.context_from_proto(reply.state),
     idempotent=True,
     none_if_not_found=True,
 )
@@ -196,7 +196,7 @@ GET_STATS: Operation[HistoryStats] = Operation(
     "GetStats",
     history_pb2.HistoryServiceGetStatsResponse,
     _get_stats,
-    lambda reply: _wire.stats_from_proto(reply.stats),
+    lambda reply: wire.stats_from_proto(reply.stats),
     idempotent=True,
 )
 # Not retried: a retry could report 0 for records the first attempt deleted.

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from wfstore import _operations as ops
 from wfstore._invoker import Invoker
-from wfstore._types import ExecutionContext, ExecutionRecord, HistoryFilter, HistoryStats, Page
+from wfstore.domain import ExecutionContext, ExecutionRecord, HistoryFilter, HistoryStats, Page
 from wfstore.errors import StoreClosedError
 
 __all__ = ["Handle", "RemoteHistoryStore", "RemoteStateStore"]
@@ -91,8 +91,11 @@ class RemoteHistoryStore(Handle):
         self._check_open()
         self._invoker.call(ops.RECORD_BATCH, records)
 
-    def list(self, history_filter: HistoryFilter) -> list[ExecutionRecord]:
-        """Return up to ``history_filter.limit`` (0: 20) matching records, newest first."""
+    def list(self, history_filter: HistoryFilter | None = None) -> list[ExecutionRecord]:
+        """Return up to ``history_filter.limit`` (0: 20) matching records, newest first.
+
+        ``None`` (or no argument) means no filter: the 20 newest records.
+        """
         page = self.list_page(history_filter)
         records = list(page.items)
         while page.next_page_token:
@@ -101,14 +104,20 @@ class RemoteHistoryStore(Handle):
         return records
 
     def list_page(
-        self, history_filter: HistoryFilter, page_size: int = 0, page_token: str = ""
+        self,
+        history_filter: HistoryFilter | None = None,
+        page_size: int = 0,
+        page_token: str = "",
     ) -> Page[ExecutionRecord]:
         """Return one page of what ``list`` returns, starting where ``page_token`` left off."""
         self._check_open()
         return self._invoker.call(ops.LIST_HISTORY, history_filter, page_size, page_token)
 
-    def get_stats(self, history_filter: HistoryFilter) -> HistoryStats:
-        """Return aggregates over every matching record (the filter's limit is ignored)."""
+    def get_stats(self, history_filter: HistoryFilter | None = None) -> HistoryStats:
+        """Return aggregates over every matching record (the filter's limit is ignored).
+
+        ``None`` (or no argument) means every record.
+        """
         self._check_open()
         return self._invoker.call(ops.GET_STATS, history_filter)
 

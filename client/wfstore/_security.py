@@ -7,9 +7,7 @@ anything goes over the network.
 
 from __future__ import annotations
 
-import ipaddress
 import os
-import re
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,10 +16,10 @@ from typing import Any, Final
 import grpc
 
 from wfstore.errors import InvalidArgumentError
+from wfstore.transport import TOKEN_PATTERN, is_loopback_host
 
 __all__ = ["TLS", "ChannelSecurity", "channel_security", "is_local_target"]
 
-_TOKEN: Final = re.compile(r"[\x21-\x7e]+")  # what an HTTP/2 header value can carry, no spaces
 _LOCAL_SCHEMES: Final = ("unix:", "unix-abstract:")
 
 PathLike = str | os.PathLike[str]
@@ -82,7 +80,7 @@ def channel_security(
         )
     metadata: tuple[tuple[str, str], ...] = ()
     if token is not None:
-        if not isinstance(token, str) or not _TOKEN.fullmatch(token):
+        if not isinstance(token, str) or not TOKEN_PATTERN.fullmatch(token):
             raise InvalidArgumentError("token must be a non-empty string of printable ASCII")
         if tls is None and not local and not allow_plaintext_token:
             raise InvalidArgumentError(
@@ -155,13 +153,3 @@ def _host(address: str) -> str:
     if address.count(":") == 1:
         return address.partition(":")[0]
     return address
-
-
-def is_loopback_host(host: str) -> bool:
-    """Whether ``host`` is ``localhost`` or a loopback IP literal; names are not resolved."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

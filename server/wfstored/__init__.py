@@ -1,12 +1,31 @@
 """wfstored: the wfstore daemon and the storage adapters it serves, usable embedded.
 
-:class:`JSONStore` keeps execution state as one awf-compatible JSON file per workflow id;
+:class:`JSONStateStore` keeps execution state as one awf-compatible JSON file per workflow id;
 :class:`SQLiteHistoryStore` keeps execution history in one SQLite database. Both implement the
-ports of :mod:`wfstore` and can be used in-process with no daemon. :func:`main` runs the daemon.
+ports of :mod:`wfstore` and can be used in-process with no daemon; :func:`open_state_store` and
+:func:`open_history_store` open them by URL. :func:`main` runs the daemon.
+
+The layers are folders: :mod:`wfstored.storage` (adapters, one folder per backend),
+:mod:`wfstored.rpc` (gRPC only) and :mod:`wfstored.daemon` (process life); see
+docs/architecture.md.
 """
 
-from wfstored._json_store import JSONStore
-from wfstored._main import main
-from wfstored._sqlite_history import SQLiteHistoryStore
+from wfstored.daemon import main
+from wfstored.storage import (
+    JSONStateStore,
+    SQLiteHistoryStore,
+    StoreURLError,
+    open_history_store,
+    open_state_store,
+)
+from wfstored.storage.files import JSONStore
 
-__all__ = ["JSONStore", "SQLiteHistoryStore", "main"]
+__all__ = [
+    "JSONStateStore",
+    "JSONStore",
+    "SQLiteHistoryStore",
+    "StoreURLError",
+    "main",
+    "open_history_store",
+    "open_state_store",
+]

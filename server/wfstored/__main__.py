@@ -2,6 +2,6 @@
 
 import sys
 
-from wfstored._main import main
+from wfstored.daemon.main import main
 
 sys.exit(main())

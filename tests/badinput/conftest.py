@@ -6,9 +6,10 @@ from collections.abc import Iterator
 
 import grpc
 import pytest
-from daemon_process import Daemon, start_daemon
-from hypothesis_profiles import load_profile
 from raw_calls import big_channel, unexpected_files
+
+from tests.support.daemon import Daemon, start_daemon
+from tests.support.hypothesis_profiles import load_profile
 
 load_profile()
 

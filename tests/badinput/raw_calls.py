@@ -9,9 +9,9 @@ from pathlib import Path
 
 import grpc
 from google.protobuf.message import Message
-from wfstore._validation import check_workflow_id
 from wfstore.errors import InvalidArgumentError
 from wfstore.v1 import history_pb2, state_pb2
+from wfstore.validation import check_workflow_id
 
 SERVICES = (
     state_pb2.DESCRIPTOR.services_by_name["StateService"],

@@ -17,16 +17,17 @@ from pathlib import Path
 
 import grpc
 import pytest
-from daemon_process import Daemon
-from factories import T0, record
 from google.protobuf import duration_pb2, timestamp_pb2
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from raw_calls import Answer, call, unexpected_files
-from wfstore import HistoryFilter, InvalidArgumentError, _wire
+from wfstore import HistoryFilter, InvalidArgumentError, wire
 from wfstore.v1 import history_pb2, state_pb2
 from wfstored import JSONStore, SQLiteHistoryStore
-from wfstored._page_token import encode_page_token
+from wfstored.storage.shared.page_tokens import encode_page_token
+
+from tests.support.daemon import Daemon
+from tests.support.factories import T0, record
 
 Code = grpc.StatusCode
 ID_EXAMPLES = 150
@@ -53,7 +54,7 @@ def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[JSONSto
 
 
 def valid_workflow_id(text: str) -> bool:
-    """The contract's rule, written again independently of wfstore._validation."""
+    """The contract's rule, written again independently of wfstore.validation."""
     return (
         0 < len(text.encode()) <= 250
         and not any(ord(c) < 0x20 or c in "/\\\x7f" for c in text)
@@ -110,7 +111,7 @@ def test_any_workflow_id_is_served_or_invalid_argument(
             assert "workflow id" in answer.details, answer
     store, state_dir = embedded
     if valid:
-        store.save(_wire.context_from_proto(state))
+        store.save(wire.context_from_proto(state))
         assert (state_dir / f"{workflow_id}.json").is_file()
         store.delete(workflow_id)
     else:

@@ -13,8 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from daemon_process import Daemon, serving
-from factories import T0, full_context, record
 from wfstore import (
     Client,
     DataCorruptedError,
@@ -24,6 +22,9 @@ from wfstore import (
     StateStore,
 )
 from wfstored import JSONStore, SQLiteHistoryStore
+
+from tests.support.daemon import Daemon, serving
+from tests.support.factories import T0, full_context, record
 
 
 @pytest.fixture(scope="module")

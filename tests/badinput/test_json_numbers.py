@@ -15,12 +15,13 @@ from pathlib import Path
 
 import grpc
 import pytest
-from daemon_process import Daemon
 from google.protobuf import struct_pb2
 from raw_calls import call
 from wfstore import ExecutionContext, InvalidArgumentError, LoopContext, StepState
 from wfstore.v1 import state_pb2
 from wfstored import JSONStore
+
+from tests.support.daemon import Daemon
 
 SAVE = "/wfstore.v1.StateService/Save"
 NOT_NUMBERS = [math.nan, math.inf, -math.inf]

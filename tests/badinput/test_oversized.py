@@ -13,8 +13,6 @@ from pathlib import Path
 
 import grpc
 import pytest
-from daemon_process import Daemon, start_daemon
-from factories import record
 from raw_calls import METHODS, big_channel, call
 from wfstore import (
     DEFAULT_MAX_MESSAGE_BYTES,
@@ -24,7 +22,10 @@ from wfstore import (
 )
 from wfstore.v1 import state_pb2
 from wfstored import JSONStore
-from wfstored._config import parse_config
+from wfstored.daemon.config import parse_config
+
+from tests.support.daemon import Daemon, start_daemon
+from tests.support.factories import record
 
 LIMIT = 64 * 1024
 _PAD_FIELD = 1000  # unknown to every request: decoders skip it, but it still counts in size

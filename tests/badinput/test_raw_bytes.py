@@ -1,6 +1,6 @@
 """Raw bytes sent to every method of both services: malformed, random, and mutated requests.
 
-The daemon decodes requests itself (wfstored._handlers), so bytes that are not a request
+The daemon decodes requests itself (wfstored.rpc.registration), so bytes that are not a request
 message get INVALID_ARGUMENT naming the method, never gRPC's INTERNAL "Exception
 deserializing request!"; bytes that decode to a message go through the same validation as
 any client's call.
@@ -12,7 +12,6 @@ from datetime import timedelta
 
 import grpc
 import pytest
-from factories import full_context, record
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
@@ -20,6 +19,8 @@ from raw_calls import METHODS, SERVICES, Answer, call
 from wfstore import HistoryFilter
 from wfstore import _operations as ops
 from wfstore.v1 import state_pb2
+
+from tests.support.factories import full_context, record
 
 Code = grpc.StatusCode
 RANDOM_EXAMPLES = 150

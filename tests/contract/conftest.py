@@ -15,10 +15,11 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from async_bridge import Blocking, LoopThread
-from daemon_process import Daemon, start_daemon, write_tls_files, write_token_file
 from wfstore import HistoryStore, StateStore, aio
 from wfstored import JSONStore, SQLiteHistoryStore
+
+from tests.support.async_bridge import Blocking, LoopThread
+from tests.support.daemon import Daemon, start_daemon, write_tls_files, write_token_file
 
 IMPLEMENTATIONS = ["embedded", "daemon-tcp", "daemon-unix", "daemon-aio", "daemon-tls-token"]
 _TOKEN = secrets.token_urlsafe(32)

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import HistoryTarget
-from factories import T0, nanos_time, record
 from wfstore import (
     AlreadyExistsError,
     ExecutionRecord,
@@ -17,7 +16,9 @@ from wfstore import (
     InvalidArgumentError,
     StoreClosedError,
 )
-from wfstore._time import utc_now
+from wfstore.timestamps import utc_now
+
+from tests.support.factories import T0, nanos_time, record
 
 
 def test_is_a_history_store(history_target: HistoryTarget) -> None:

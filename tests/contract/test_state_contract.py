@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 
 import pytest
 from conftest import StateTarget
-from factories import full_context, nanos_time
 from wfstore import (
     DataCorruptedError,
     ExecutionContext,
@@ -17,6 +16,8 @@ from wfstore import (
     StepState,
     StoreClosedError,
 )
+
+from tests.support.factories import full_context, nanos_time
 
 INVALID_IDS = [
     "",

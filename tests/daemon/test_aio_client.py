@@ -8,8 +8,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from daemon_process import Daemon, wfstored_command
-from factories import full_context, record
 from wfstore import (
     AlreadyExistsError,
     DeadlineExceededError,
@@ -19,6 +17,9 @@ from wfstore import (
     UnavailableError,
     aio,
 )
+
+from tests.support.daemon import Daemon, wfstored_command
+from tests.support.factories import full_context, record
 
 
 def test_async_with_round_trips_concurrent_calls(daemon: Daemon) -> None:

@@ -17,8 +17,6 @@ from pathlib import Path
 
 import grpc
 import pytest
-from daemon_process import Daemon, start_daemon, wfstored_command
-from factories import full_context, record
 from filelock import FileLock
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
@@ -35,6 +33,9 @@ from wfstore import (
     UnavailableError,
 )
 from wfstored import JSONStore
+
+from tests.support.daemon import Daemon, start_daemon, wfstored_command
+from tests.support.factories import full_context, record
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING

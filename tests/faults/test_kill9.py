@@ -10,7 +10,8 @@ import signal
 from pathlib import Path
 
 import pytest
-from kill_driver import KillLoop
+
+from tests.support.kill_driver import KillLoop
 
 ROUNDS = 20
 

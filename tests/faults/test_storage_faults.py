@@ -16,8 +16,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from daemon_process import Daemon, serving, start_daemon
-from factories import full_context, record
 from wfstore import (
     Client,
     ExecutionContext,
@@ -27,6 +25,9 @@ from wfstore import (
     UnavailableError,
 )
 from wfstored import JSONStore
+
+from tests.support.daemon import Daemon, serving, start_daemon
+from tests.support.factories import full_context, record
 
 pytestmark = pytest.mark.daemon
 

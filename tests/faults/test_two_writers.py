@@ -15,10 +15,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from daemon_process import start_daemon
-from factories import full_context, record
 from wfstore import ExecutionContext, ExecutionRecord, HistoryFilter, HistoryStore, StateStore
 from wfstored import JSONStore, SQLiteHistoryStore
+
+from tests.support.daemon import start_daemon
+from tests.support.factories import full_context, record
 
 pytestmark = pytest.mark.daemon
 

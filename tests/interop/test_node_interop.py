@@ -24,8 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from daemon_process import Daemon, serving
-from factories import full_context, record
 from wfstore import (
     Client,
     ConversationState,
@@ -39,6 +37,9 @@ from wfstore import (
     Timestamp,
     Turn,
 )
+
+from tests.support.daemon import Daemon, serving
+from tests.support.factories import full_context, record
 
 WORKER_DIR = Path(__file__).resolve().parents[2] / "examples" / "node-worker"
 INTEROP = WORKER_DIR / "interop.js"

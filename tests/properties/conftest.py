@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from daemon_process import Daemon, serving
-from hypothesis_profiles import load_profile
 from property_stores import Stores
 from wfstored import JSONStore, SQLiteHistoryStore
+
+from tests.support.daemon import Daemon, serving
+from tests.support.hypothesis_profiles import load_profile
 
 load_profile()
 

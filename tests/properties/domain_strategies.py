@@ -1,6 +1,6 @@
 """Hypothesis strategies for every valid domain value, at the edges of what is valid.
 
-"Valid" is what :mod:`wfstore._validation` accepts: any Unicode text but lone surrogates, JSON
+"Valid" is what :mod:`wfstore.validation` accepts: any Unicode text but lone surrogates, JSON
 nested up to 20 levels with integers within ±2^53 and finite floats, loops nested up to 16
 levels, int32 and int64 fields over their whole range, and times from one nanosecond after
 0001-01-01T00:00:00Z (which means "not set") to 9999-12-31T23:59:59.999999999Z.
@@ -21,8 +21,8 @@ from wfstore import (
     StepState,
     Turn,
 )
-from wfstore._time import from_unix_nanos, to_unix_nanos
-from wfstore._validation import MAX_ID_BYTES, MAX_JSON_DEPTH, MAX_LOOP_DEPTH, MAX_SAFE_INTEGER
+from wfstore.timestamps import from_unix_nanos, to_unix_nanos
+from wfstore.validation import MAX_ID_BYTES, MAX_JSON_DEPTH, MAX_LOOP_DEPTH, MAX_SAFE_INTEGER
 
 INT32 = st.integers(-(2**31), 2**31 - 1)
 INT64 = st.integers(-(2**63), 2**63 - 1)

@@ -3,7 +3,7 @@
 ``==`` on the dataclasses says ``3 == 3.0``, ``0.0 == -0.0`` and ``1 == True``, and compares
 datetimes by instant only. :func:`exact` turns a value into a tree that differs whenever the
 stores could have returned something else than what they promise: the canonical JSON numbers
-of :func:`wfstore._validation.normalize_json`, and times to the nanosecond.
+of :func:`wfstore.validation.normalize_json`, and times to the nanosecond.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from datetime import datetime
 from enum import Enum
 
 from wfstore import ExecutionContext, LoopContext, StepState
-from wfstore._time import to_unix_nanos
-from wfstore._validation import normalize_json
+from wfstore.timestamps import to_unix_nanos
+from wfstore.validation import normalize_json
 
 
 def exact(value: object) -> object:  # noqa: PLR0911 (one return per kind of value)

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from property_stores import Stores
 from wfstore import ExecutionContext, ExecutionRecord, HistoryFilter
-from wfstore._time import from_unix_nanos
+from wfstore.timestamps import from_unix_nanos
 from wfstored import JSONStore
 
 STATE_EXAMPLES = 60

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 import trustme
-from daemon_process import (
+
+from tests.support.daemon import (
     Daemon,
     TLSFiles,
     start_daemon,

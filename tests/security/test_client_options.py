@@ -6,9 +6,10 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from daemon_process import TLSFiles
 from wfstore import TLS, Client, InvalidArgumentError, aio
 from wfstore._security import is_local_target
+
+from tests.support.daemon import TLSFiles
 
 TOKEN = "a-token-of-thirty-two-characters"  # noqa: S105 (a test value)
 

@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from daemon_process import Daemon
-from factories import full_context, record
+
+from tests.support.daemon import Daemon
+from tests.support.factories import full_context, record
 
 pytestmark = pytest.mark.daemon
 

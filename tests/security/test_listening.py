@@ -7,8 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from daemon_process import Daemon, TLSFiles, run_wfstored
 from wfstore import Client, UnauthenticatedError
+
+from tests.support.daemon import Daemon, TLSFiles, run_wfstored
 
 pytestmark = pytest.mark.daemon
 

@@ -10,7 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from daemon_process import Daemon, TLSFiles
+
+from tests.support.daemon import Daemon, TLSFiles
 
 WORKER_DIR = Path(__file__).resolve().parents[2] / "examples" / "node-worker"
 NODE = shutil.which("node")

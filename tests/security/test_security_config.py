@@ -6,9 +6,9 @@ import os
 from pathlib import Path
 
 import pytest
-from wfstored._auth import TokenAuthenticator, TokenFileError, parse_tokens
-from wfstored._config import ConfigError, is_loopback_address, parse_config
-from wfstored._secret_file import SecretFileError, read_secret_file
+from wfstored.daemon.config import ConfigError, is_loopback_address, parse_config
+from wfstored.rpc.auth import TokenAuthenticator, TokenFileError, parse_tokens
+from wfstored.rpc.secret_files import SecretFileError, read_secret_file
 
 
 def test_every_security_flag_has_a_variable() -> None:

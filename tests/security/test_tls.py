@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 import trustme
-from daemon_process import Daemon, TLSFiles, run_wfstored, write_tls_files
 from wfstore import TLS, ExecutionContext, RetryPolicy, UnavailableError
+
+from tests.support.daemon import Daemon, TLSFiles, run_wfstored, write_tls_files
 
 pytestmark = pytest.mark.daemon
 

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import grpc
 import pytest
-from daemon_process import Daemon, TLSFiles, run_wfstored, write_token_file
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from wfstore import ExecutionContext, HistoryFilter, UnauthenticatedError
+
+from tests.support.daemon import Daemon, TLSFiles, run_wfstored, write_token_file
 
 pytestmark = pytest.mark.daemon
 

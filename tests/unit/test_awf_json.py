@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from wfstore._time import Timestamp
-from wfstore._types import (
+from wfstore.domain import (
     ConversationState,
     ExecutionContext,
     ExecutionStatus,
@@ -18,7 +17,8 @@ from wfstore._types import (
     Turn,
 )
 from wfstore.errors import DataCorruptedError
-from wfstored._awf_json import decode_state, encode_state, format_go_float
+from wfstore.timestamps import Timestamp
+from wfstored.storage.files.awf_codec import decode_state, encode_state, format_go_float
 
 FIXTURES = Path(__file__).parents[2].parent / "shared" / "fixtures" / "awf-go-state"
 WID = "wf-1"

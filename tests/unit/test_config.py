@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from wfstored._config import DEFAULT_LISTEN, ConfigError, parse_config
+from wfstored.daemon.config import DEFAULT_LISTEN, ConfigError, parse_config
 
 
 def test_defaults() -> None:

@@ -7,7 +7,7 @@ import inspect
 import pytest
 from wfstore import _aio_client, _operations, _remote
 from wfstore.v1 import history_pb2, state_pb2
-from wfstored import _servicers
+from wfstored.rpc import servicers
 
 # Client methods are named in the domain's words; each maps to exactly one RPC.
 CLIENT_METHOD_FOR_RPC = {
@@ -23,8 +23,8 @@ CLIENT_METHOD_FOR_RPC = {
 # Public client methods that are not one RPC: they follow pages or end the handle.
 CLIENT_HELPERS = {"list", "close"}
 SERVICES = [
-    (state_pb2, "StateService", _servicers.StateServicer, _remote.RemoteStateStore),
-    (history_pb2, "HistoryService", _servicers.HistoryServicer, _remote.RemoteHistoryStore),
+    (state_pb2, "StateService", servicers.StateServicer, _remote.RemoteStateStore),
+    (history_pb2, "HistoryService", servicers.HistoryServicer, _remote.RemoteHistoryStore),
 ]
 
 

@@ -9,7 +9,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from wfstored._flock import FileLock
+from wfstored.storage.files.file_lock import FileLock
 
 
 def test_another_process_waits_for_the_lock(tmp_path: Path) -> None:
@@ -18,7 +18,7 @@ def test_another_process_waits_for_the_lock(tmp_path: Path) -> None:
         f"""
         import time
         from pathlib import Path
-        from wfstored._flock import FileLock
+        from wfstored.storage.files.file_lock import FileLock
         with FileLock(Path({str(path)!r})):
             print(time.time(), flush=True)
         """

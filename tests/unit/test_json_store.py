@@ -16,18 +16,18 @@ from typing import TYPE_CHECKING
 
 import pytest
 from filelock import FileLock
-from wfstore._ports import StateStore
-from wfstore._time import Timestamp
-from wfstore._types import ExecutionContext, ExecutionStatus, StepState
+from wfstore.domain import ExecutionContext, ExecutionStatus, StepState
 from wfstore.errors import (
     DataCorruptedError,
     InvalidArgumentError,
     StoreClosedError,
     UnavailableError,
 )
-from wfstored._awf_json import decode_state, encode_state
-from wfstored._json_store import LOCK_DIR_NAME, JSONStore, stripe_of
-from wfstored._page_token import encode_page_token
+from wfstore.ports import StateStore
+from wfstore.timestamps import Timestamp
+from wfstored.storage.files.awf_codec import decode_state, encode_state
+from wfstored.storage.files.state_store import LOCK_DIR_NAME, JSONStore, stripe_of
+from wfstored.storage.shared.page_tokens import encode_page_token
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -120,7 +120,10 @@ def test_existing_directory_keeps_its_mode(tmp_path: Path) -> None:
 
 
 def test_stripe_is_stable_across_processes() -> None:
-    code = "from wfstored._json_store import stripe_of; print(stripe_of('run-1'), stripe_of('é'))"
+    code = (
+        "from wfstored.storage.files.state_store import stripe_of;"
+        " print(stripe_of('run-1'), stripe_of('é'))"
+    )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
@@ -362,8 +365,8 @@ def test_failed_rename_leaves_no_temp_file(store: JSONStore, directory: Path) ->
 FAILING_WRITE = textwrap.dedent(
     """
     import errno, resource, signal, sys
-    from wfstored._json_store import JSONStore
-    from wfstore._types import ExecutionContext
+    from wfstored.storage.files.state_store import JSONStore
+    from wfstore.domain import ExecutionContext
     from wfstore.errors import ResourceExhaustedError
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.RLIM_INFINITY))
@@ -450,8 +453,8 @@ WRITER_PROCESS = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from wfstored._json_store import JSONStore
-    from wfstore._types import ExecutionContext, StepState
+    from wfstored.storage.files.state_store import JSONStore
+    from wfstore.domain import ExecutionContext, StepState
 
     directory, writer, go = sys.argv[1], sys.argv[2], Path(sys.argv[3])
     store = JSONStore(directory)

@@ -52,7 +52,16 @@ def test_wfstore_aio_exports() -> None:
 
 
 def test_wfstored_exports() -> None:
-    assert wfstored.__all__ == ["JSONStore", "SQLiteHistoryStore", "main"]
+    assert wfstored.__all__ == [
+        "JSONStateStore",
+        "JSONStore",
+        "SQLiteHistoryStore",
+        "StoreURLError",
+        "main",
+        "open_history_store",
+        "open_state_store",
+    ]
+    assert wfstored.JSONStore is wfstored.JSONStateStore
 
 
 def test_the_client_package_never_imports_the_server() -> None:

@@ -17,9 +17,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from wfstore._ports import HistoryStore
-from wfstore._time import Timestamp
-from wfstore._types import ExecutionRecord, HistoryFilter
+from wfstore.domain import ExecutionRecord, HistoryFilter
 from wfstore.errors import (
     AlreadyExistsError,
     DataCorruptedError,
@@ -27,13 +25,11 @@ from wfstore.errors import (
     StoreClosedError,
     UnavailableError,
 )
-from wfstored._sqlite_history import (
-    SQLiteHistoryStore,
-    format_time,
-    list_query,
-    parse_time,
-    stats_query,
-)
+from wfstore.ports import HistoryStore
+from wfstore.timestamps import Timestamp
+from wfstored.storage.shared.time_text import format_time, parse_time
+from wfstored.storage.sqlite.history_store import SQLiteHistoryStore
+from wfstored.storage.sqlite.queries import list_query, stats_query
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -109,7 +105,7 @@ def test_database_is_in_wal_mode_with_schema_version(
     with raw(db_path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
-    own = store._conn
+    own = store._db._conn
     assert own is not None
     assert own.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     assert own.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
@@ -542,7 +538,7 @@ def test_the_plans_name_the_expected_indexes(store: SQLiteHistoryStore, db_path:
 
 
 def test_list_query_rows_match_what_the_store_returns(filled: SQLiteHistoryStore) -> None:
-    conn = filled._conn
+    conn = filled._db._conn
     assert conn is not None
     sql, params = list_query(HistoryFilter(workflow_name="build"), limit=2)
     assert [row[0] for row in conn.execute(sql, params)] == ["g", "e"]
@@ -847,8 +843,8 @@ CHILD = textwrap.dedent(
     """
     import sys
     from datetime import UTC, datetime, timedelta
-    from wfstore._types import ExecutionRecord
-    from wfstored._sqlite_history import SQLiteHistoryStore
+    from wfstore.domain import ExecutionRecord
+    from wfstored.storage.sqlite.history_store import SQLiteHistoryStore
 
     with SQLiteHistoryStore(sys.argv[1]) as store:
         print("ready", flush=True)
@@ -895,7 +891,7 @@ def test_a_lock_held_too_long_is_unavailable_and_reads_still_work(
     store: SQLiteHistoryStore, db_path: Path
 ) -> None:
     store.record(rec("r1"))
-    conn = store._conn
+    conn = store._db._conn
     assert conn is not None
     conn.execute("PRAGMA busy_timeout = 50")  # the real 5 s would slow the suite down
     with raw(db_path) as other:
@@ -914,7 +910,7 @@ def test_a_lock_held_too_long_is_unavailable_and_reads_still_work(
 
 def test_a_writer_left_inside_a_transaction_is_replaced(store: SQLiteHistoryStore) -> None:
     store.record(rec("a"))
-    writer = store._conn  # left inside a transaction, as a failed rollback would leave it
+    writer = store._db._conn  # left inside a transaction, as a failed rollback would leave it
     assert writer is not None
     writer.execute("BEGIN")
     with pytest.raises(DataCorruptedError, match="within a transaction"):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import grpc
 import pytest
 import wfstore.errors
-from wfstore._status import error_for_status, status_for_error
 from wfstore.errors import StoreError, UnavailableError
+from wfstore.status import error_for_status, status_for_error
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from wfstore import Timestamp
-from wfstore._time import from_unix_nanos, to_unix_nanos
+from wfstore.timestamps import from_unix_nanos, to_unix_nanos
 
 NANOS = 1_741_944_413_589_793_238  # 2025-03-14T09:26:53.589793238Z
 

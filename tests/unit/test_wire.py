@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from factories import full_context
 from wfstore import InvalidArgumentError
-from wfstore._wire import context_from_proto, context_to_proto, record_from_proto
 from wfstore.v1 import history_pb2, state_pb2
+from wfstore.wire import context_from_proto, context_to_proto, record_from_proto
+
+from tests.support.factories import full_context
 
 
 def test_a_full_state_survives_the_wire() -> None:

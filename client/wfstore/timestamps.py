@@ -3,7 +3,8 @@
 Python's ``datetime`` stops at microseconds; Go and protobuf go to nanoseconds. Values read from
 the wire or from a Go-written file whose sub-microsecond digits are not zero come back as
 :class:`Timestamp`, a ``datetime`` that also carries those digits, so that saving them again
-loses nothing. Every other value stays a plain ``datetime``.
+loses nothing. Every other value stays a plain ``datetime``. Part of the kernel that the
+client and the daemon share: public and stable within the ``wfstore`` distribution.
 """
 
 from __future__ import annotations
@@ -11,10 +12,21 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, Self
 
-__all__ = ["Timestamp", "from_unix_nanos", "to_unix_nanos", "utc_now", "with_nanosecond"]
+__all__ = [
+    "NANOS_PER_MICRO",
+    "NANOS_PER_SECOND",
+    "Timestamp",
+    "from_unix_nanos",
+    "to_unix_nanos",
+    "utc_now",
+    "with_nanosecond",
+]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_NANOS_PER_MICRO = 1000
+NANOS_PER_MICRO = 1000
+"""Nanoseconds in a microsecond, the finest unit a ``datetime`` holds."""
+NANOS_PER_SECOND = 1_000_000_000
+"""Nanoseconds in a second (protobuf Timestamp and Go's time hold whole nanoseconds)."""
 
 
 class Timestamp(datetime):
@@ -28,7 +40,7 @@ class Timestamp(datetime):
 
     def __new__(cls, *args: Any, nanosecond: int = 0, **kwargs: Any) -> Self:  # noqa: ANN401
         """Build it like a ``datetime``, plus ``nanosecond`` (0-999) below the microseconds."""
-        if not 0 <= nanosecond < _NANOS_PER_MICRO:
+        if not 0 <= nanosecond < NANOS_PER_MICRO:
             raise ValueError(f"nanosecond must be in 0..999, not {nanosecond}")
         self = super().__new__(cls, *args, **kwargs)
         self._extra_nanos = nanosecond
@@ -168,7 +180,7 @@ def _pair(value: datetime) -> tuple[int, int]:
 def to_unix_nanos(value: datetime) -> int:
     """Return nanoseconds since the Unix epoch of an aware ``datetime`` (or ``Timestamp``)."""
     micros, nanos = _pair(value)
-    return micros * _NANOS_PER_MICRO + nanos
+    return micros * NANOS_PER_MICRO + nanos
 
 
 def from_unix_nanos(nanos: int) -> datetime:
@@ -177,7 +189,7 @@ def from_unix_nanos(nanos: int) -> datetime:
     The result is a :class:`Timestamp` only when it has nanoseconds a ``datetime`` cannot hold.
     Raises ``OverflowError`` outside years 1-9999.
     """
-    micros, extra = divmod(nanos, _NANOS_PER_MICRO)
+    micros, extra = divmod(nanos, NANOS_PER_MICRO)
     value = _EPOCH + timedelta(microseconds=micros)
     if extra == 0:
         return value

@@ -1,4 +1,8 @@
-"""The two ports every store implements: embedded adapters and the client alike."""
+"""The two ports every store implements: embedded adapters and the client alike.
+
+Part of the kernel that the client and the daemon share: public and stable within the
+``wfstore`` distribution. Application code imports them from :mod:`wfstore`.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Protocol, runtime_checkable
 
-from wfstore._types import ExecutionContext, ExecutionRecord, HistoryFilter, HistoryStats, Page
+from wfstore.domain import ExecutionContext, ExecutionRecord, HistoryFilter, HistoryStats, Page
 
 __all__ = ["HistoryStore", "StateStore"]
 
@@ -52,18 +56,27 @@ class HistoryStore(Protocol):
         """Store all of ``records`` (at most 10000) in one transaction, or none of them."""
         ...
 
-    def list(self, history_filter: HistoryFilter) -> list[ExecutionRecord]:
-        """Return up to ``history_filter.limit`` (0: 20) matching records, newest first."""
+    def list(self, history_filter: HistoryFilter | None = None) -> list[ExecutionRecord]:
+        """Return up to ``history_filter.limit`` (0: 20) matching records, newest first.
+
+        ``None`` (or no argument) means no filter: the 20 newest records.
+        """
         ...
 
     def list_page(
-        self, history_filter: HistoryFilter, page_size: int = 0, page_token: str = ""
+        self,
+        history_filter: HistoryFilter | None = None,
+        page_size: int = 0,
+        page_token: str = "",
     ) -> Page[ExecutionRecord]:
         """Return one page of what ``list`` returns, starting where ``page_token`` left off."""
         ...
 
-    def get_stats(self, history_filter: HistoryFilter) -> HistoryStats:
-        """Return aggregates over every matching record (the filter's limit is ignored)."""
+    def get_stats(self, history_filter: HistoryFilter | None = None) -> HistoryStats:
+        """Return aggregates over every matching record (the filter's limit is ignored).
+
+        ``None`` (or no argument) means every record.
+        """
         ...
 
     def cleanup(self, older_than: timedelta) -> int:

@@ -31,8 +31,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from daemon_process import Daemon, start_daemon
-from factories import full_context
 from wfstore import (
     Client,
     ExecutionContext,
@@ -42,6 +40,9 @@ from wfstore import (
     StoreError,
     UnavailableError,
 )
+
+from tests.support.daemon import Daemon, start_daemon
+from tests.support.factories import full_context
 
 SHARED_IDS = ("shared-0", "shared-1", "shared-2")
 WORKFLOW_NAME = "kill-test"

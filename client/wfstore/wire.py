@@ -2,7 +2,10 @@
 
 Decoding validates what only the wire can get wrong (timestamps out of range, unknown enum
 numbers) and raises :class:`~wfstore.errors.InvalidArgumentError`; the domain checks in
-:mod:`wfstore._validation` do the rest.
+:mod:`wfstore.validation` do the rest.
+
+Part of the kernel that the client and the daemon share: public and stable within the
+``wfstore`` distribution.
 """
 
 from __future__ import annotations
@@ -12,8 +15,7 @@ from typing import Any
 
 from google.protobuf import duration_pb2, struct_pb2, timestamp_pb2
 
-from wfstore._time import from_unix_nanos, to_unix_nanos
-from wfstore._types import (
+from wfstore.domain import (
     ConversationState,
     ExecutionContext,
     ExecutionRecord,
@@ -24,9 +26,10 @@ from wfstore._types import (
     StepState,
     Turn,
 )
-from wfstore._validation import normalize_json
 from wfstore.errors import InvalidArgumentError
+from wfstore.timestamps import NANOS_PER_SECOND, from_unix_nanos, to_unix_nanos
 from wfstore.v1 import history_pb2, state_pb2
+from wfstore.validation import normalize_json
 
 __all__ = [
     "context_from_proto",
@@ -41,7 +44,6 @@ __all__ = [
     "stats_to_proto",
 ]
 
-_NANOS_PER_SECOND = 1_000_000_000
 _MAX_DURATION_SECONDS = 315_576_000_000  # duration.proto: about 10000 years
 _MAX_DURATION = timedelta(seconds=_MAX_DURATION_SECONDS)
 _STATUS_TO_PROTO = {
@@ -59,17 +61,17 @@ _STATUS_FROM_PROTO = {number: status for status, number in _STATUS_TO_PROTO.item
 
 
 def _set_time(target: timestamp_pb2.Timestamp, value: datetime) -> None:
-    target.seconds, target.nanos = divmod(to_unix_nanos(value), _NANOS_PER_SECOND)
+    target.seconds, target.nanos = divmod(to_unix_nanos(value), NANOS_PER_SECOND)
 
 
 def _time(message: Any, name: str) -> datetime | None:  # noqa: ANN401 (any message)
     if not message.HasField(name):
         return None
     stamp: timestamp_pb2.Timestamp = getattr(message, name)
-    if not 0 <= stamp.nanos < _NANOS_PER_SECOND:
+    if not 0 <= stamp.nanos < NANOS_PER_SECOND:
         raise InvalidArgumentError(f"{name}: nanos {stamp.nanos} is outside 0..999999999")
     try:
-        return from_unix_nanos(stamp.seconds * _NANOS_PER_SECOND + stamp.nanos)
+        return from_unix_nanos(stamp.seconds * NANOS_PER_SECOND + stamp.nanos)
     except OverflowError:
         raise InvalidArgumentError(f"{name}: {stamp.seconds}s is outside years 1-9999") from None
 
@@ -104,7 +106,7 @@ def duration_from_proto(message: duration_pb2.Duration) -> timedelta:
         raise InvalidArgumentError(
             f"older_than: {seconds}s is beyond ±{_MAX_DURATION_SECONDS}s (10000 years)"
         )
-    if not -_NANOS_PER_SECOND < nanos < _NANOS_PER_SECOND or seconds * nanos < 0:
+    if not -NANOS_PER_SECOND < nanos < NANOS_PER_SECOND or seconds * nanos < 0:
         raise InvalidArgumentError(
             f"older_than: nanos {nanos} must be within ±999999999 and of the sign of seconds "
             f"({seconds})"

@@ -1,4 +1,8 @@
-"""The one table between wfstore errors and gRPC status codes, used by both ends of the wire."""
+"""The one table between wfstore errors and gRPC status codes, used by both ends of the wire.
+
+Part of the kernel that the client and the daemon share: public and stable within the
+``wfstore`` distribution.
+"""
 
 from __future__ import annotations
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Final, NoReturn, TypeAlias
 
 import grpc
+from wfstore.transport import TOKEN_PATTERN
 
 __all__ = ["MIN_TOKEN_LENGTH", "TokenAuthenticator", "TokenFileError", "parse_tokens"]
 
@@ -24,7 +24,6 @@ _log = logging.getLogger("wfstored.auth")
 
 MIN_TOKEN_LENGTH: Final = 16
 """The shortest token accepted in a token file: short tokens can be guessed."""
-_TOKEN: Final = re.compile(r"[\x21-\x7e]+")  # what an HTTP/2 header value can carry, no spaces
 _BEARER: Final = "bearer"
 
 _Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
@@ -46,7 +45,7 @@ def parse_tokens(data: bytes, path: Path) -> tuple[bytes, ...]:
         if not line or line.startswith(b"#"):
             continue
         text = line.decode("ascii", errors="replace")
-        if not _TOKEN.fullmatch(text):
+        if not TOKEN_PATTERN.fullmatch(text):
             raise TokenFileError(
                 f"token file {path} line {number}: a token must be printable ASCII with no spaces"
             )

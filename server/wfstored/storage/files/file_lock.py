@@ -16,6 +16,8 @@ import os
 from pathlib import Path
 from types import TracebackType
 
+from wfstored.storage.shared.private_files import open_fd
+
 __all__ = ["FileLock"]
 
 
@@ -32,7 +34,7 @@ class FileLock:
         """Block until the lock is held; ``OSError`` if the lock file cannot be opened."""
         while True:
             if self._pid != os.getpid():
-                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                self._fd = open_fd(self._path, os.O_RDWR | os.O_CREAT)
                 self._pid = os.getpid()
             fcntl.flock(self._fd, fcntl.LOCK_EX)
             if self._holds_the_named_file():

@@ -1,8 +1,10 @@
 """The domain types: plain dataclasses, compared by value, with no gRPC in sight.
 
-Times are timezone-aware ``datetime`` values (see :mod:`wfstore._time` for nanoseconds); JSON
-values (inputs, responses, data, loop items) are ``None``, ``bool``, ``int``, ``float``,
-``str``, ``list`` and ``dict`` with ``str`` keys.
+Times are timezone-aware ``datetime`` values (see :mod:`wfstore.timestamps` for nanoseconds);
+JSON values (inputs, responses, data, loop items) are ``None``, ``bool``, ``int``, ``float``,
+``str``, ``list`` and ``dict`` with ``str`` keys. Part of the kernel that the client and the
+daemon share: public and stable within the ``wfstore`` distribution (import the types from
+:mod:`wfstore` itself in application code).
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
-from wfstore._time import utc_now
+from wfstore.ids import check_workflow_id
+from wfstore.timestamps import utc_now
 
 __all__ = [
     "ConversationState",
@@ -124,8 +127,6 @@ class ExecutionContext:
     @classmethod
     def new(cls, workflow_id: str, workflow_name: str) -> ExecutionContext:
         """Return the state of a run that has just been created: pending, started now."""
-        from wfstore._validation import check_workflow_id  # noqa: PLC0415 (avoids an import cycle)
-
         check_workflow_id(workflow_id)
         now = utc_now()
         return cls(

@@ -24,8 +24,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final, NoReturn, Protocol
 
 import orjson
-from wfstore._time import to_unix_nanos, with_nanosecond
-from wfstore._types import (
+from wfstore.domain import (
     ConversationState,
     ExecutionContext,
     ExecutionStatus,
@@ -33,8 +32,15 @@ from wfstore._types import (
     StepState,
     Turn,
 )
-from wfstore._validation import NestedValueError, check_context, normalize_json
 from wfstore.errors import DataCorruptedError, InvalidArgumentError
+from wfstore.timestamps import NANOS_PER_SECOND, to_unix_nanos, with_nanosecond
+from wfstore.validation import (
+    INT32_RANGE,
+    INT64_RANGE,
+    NestedValueError,
+    check_context,
+    normalize_json,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -44,10 +50,7 @@ __all__ = ["decode_state", "encode_state", "format_go_float"]
 _ZERO_TIME: Final = "0001-01-01T00:00:00Z"
 """Go's zero ``time.Time``, which awf writes for a time that is not set."""
 _ZERO_TIME_VALUE: Final = datetime(1, 1, 1, tzinfo=UTC)
-_NANOS_PER_SECOND: Final = 1_000_000_000
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-_INT32: Final = (-(2**31), 2**31 - 1)
-_INT64: Final = (-(2**63), 2**63 - 1)
 
 _RFC3339: Final = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:Z|([+-])(\d{2}):(\d{2}))",
@@ -139,7 +142,7 @@ def _format_time(value: object) -> str:
         return _ZERO_TIME
     if not isinstance(value, datetime):
         raise TypeError(f"expected a datetime, got {type(value).__name__}")
-    seconds, nanos = divmod(to_unix_nanos(value), _NANOS_PER_SECOND)
+    seconds, nanos = divmod(to_unix_nanos(value), NANOS_PER_SECOND)
     moment = _EPOCH + timedelta(seconds=seconds)
     text = (
         f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
@@ -253,7 +256,7 @@ def _decode_string(raw: object) -> str:
 
 
 def _int_codec(bits: int) -> _Scalar:
-    low, high = _INT32 if bits == 32 else _INT64
+    low, high = INT32_RANGE if bits == 32 else INT64_RANGE
 
     def decode(raw: object) -> int:
         if raw is None:
@@ -521,7 +524,7 @@ _CONTEXT.define(
 def encode_state(state: ExecutionContext) -> bytes:
     """Return ``state`` exactly as awf's Go ``json.MarshalIndent(state, "", "  ")`` writes it.
 
-    ``state`` is expected to pass :func:`wfstore._validation.check_context`; times are written
+    ``state`` is expected to pass :func:`wfstore.validation.check_context`; times are written
     in UTC. A value that cannot be written raises ``TypeError`` or ``ValueError``.
     """
     try:

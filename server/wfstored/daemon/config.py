@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
-from wfstore._security import is_loopback_host
+from wfstore.transport import is_loopback_host
+
+from wfstored.rpc.server import DEFAULT_SOCKET_MODE, DEFAULT_WORKERS
+from wfstored.storage.factory import StoreURL, StoreURLError, parse_history_url, parse_state_url
 
 __all__ = [
     "DEFAULT_LISTEN",
@@ -27,8 +30,6 @@ DEFAULT_PORT = 50551
 """The TCP port wfstored listens on when no address is given."""
 DEFAULT_LISTEN = f"127.0.0.1:{DEFAULT_PORT}"
 """The address wfstored listens on when no address is given: loopback only."""
-DEFAULT_SOCKET_MODE = 0o600
-"""The mode of the Unix sockets wfstored creates: only its own user may connect."""
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 _TCP_ADDRESS = re.compile(r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(?P<port>[0-9]{1,5})$")
 
@@ -59,6 +60,24 @@ class Config:
     """Allow a non-loopback TCP listener with neither TLS nor a token."""
     socket_mode: int = DEFAULT_SOCKET_MODE
     """The permission bits of the Unix sockets."""
+    state_store: StoreURL | None = None
+    """Where execution state lives; ``None``: JSON files in ``<data_dir>/state``."""
+    history_store: StoreURL | None = None
+    """Where execution history lives; ``None``: SQLite in ``<data_dir>/history.db``."""
+
+    def state_url(self) -> StoreURL:
+        """Return the state store to open: the one named, or the default under data_dir."""
+        path = self.data_dir / "state"
+        return self.state_store or StoreURL(scheme="file", path=path, text=str(path))
+
+    def history_url(self) -> StoreURL:
+        """Return the history store to open: the one named, or the default under data_dir."""
+        path = self.data_dir / "history.db"
+        return self.history_store or StoreURL(scheme="sqlite", path=path, text=str(path))
+
+    def uses_data_dir(self) -> bool:
+        """Whether a store lives in the data directory (so it must exist, mode 0700)."""
+        return self.state_store is None or self.history_store is None
 
 
 class _Parser(argparse.ArgumentParser):
@@ -81,6 +100,20 @@ def _parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         "(WFSTORE_DATA_DIR, default ./wfstore-data)",
     )
     parser.add_argument(
+        "--state-store",
+        default=environ.get("WFSTORE_STATE_STORE"),
+        metavar="URL",
+        help="where execution state lives: file:///dir or a plain path (WFSTORE_STATE_STORE, "
+        "default the JSON files in DATA_DIR/state)",
+    )
+    parser.add_argument(
+        "--history-store",
+        default=environ.get("WFSTORE_HISTORY_STORE"),
+        metavar="URL",
+        help="where execution history lives: sqlite:///file.db or a plain path "
+        "(WFSTORE_HISTORY_STORE, default SQLite in DATA_DIR/history.db)",
+    )
+    parser.add_argument(
         "--listen",
         action="append",
         metavar="ADDR",
@@ -100,7 +133,7 @@ def _parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--workers",
-        default=environ.get("WFSTORE_WORKERS", "16"),
+        default=environ.get("WFSTORE_WORKERS", str(DEFAULT_WORKERS)),
         help="threads serving calls (WFSTORE_WORKERS, default 16)",
     )
     parser.add_argument(
@@ -205,6 +238,15 @@ def _path(text: str | None) -> Path | None:
     return Path(text) if text else None
 
 
+def _store_url(flag: str, text: str | None, parse: Callable[[str], StoreURL]) -> StoreURL | None:
+    if text is None:
+        return None
+    try:
+        return parse(text)
+    except StoreURLError as exc:
+        raise ConfigError(f"{flag}: {exc}") from None
+
+
 def is_loopback_address(address: str) -> bool:
     """Return whether a listen address only accepts connections from this machine.
 
@@ -266,6 +308,8 @@ def parse_config(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -
         auth_token_file=_path(args.auth_token_file),
         insecure=_bool("--insecure (WFSTORE_INSECURE)", args.insecure),
         socket_mode=_socket_mode(args.socket_mode),
+        state_store=_store_url("--state-store", args.state_store, parse_state_url),
+        history_store=_store_url("--history-store", args.history_store, parse_history_url),
     )
     _check_security(config)
     return config

@@ -8,8 +8,6 @@ from pathlib import Path
 
 __all__ = ["SecretFileError", "read_secret_file"]
 
-_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
-
 
 class SecretFileError(Exception):
     """A secret file cannot be read, or others may read or change it; the message says which."""
@@ -25,7 +23,8 @@ def read_secret_file(path: Path, what: str) -> bytes:
     open descriptor, so a file swapped in between the check and the read is not a way around it.
     """
     try:
-        fd = os.open(path, os.O_RDONLY | _O_CLOEXEC)
+        # os.open makes the descriptor non-inheritable (close-on-exec, PEP 446).
+        fd = os.open(path, os.O_RDONLY)
     except OSError as exc:
         raise SecretFileError(f"cannot read {what} {path}: {exc.strerror}") from None
     try:

@@ -1,7 +1,7 @@
 """A StateStore that keeps each execution state in ``<directory>/<workflow id>.json``.
 
-The files are awf's own state files (see :mod:`wfstored._awf_json`), so awf and wfstored can
-share a state directory.
+The files are awf's own state files (see :mod:`wfstored.storage.files.awf_codec`), so awf
+and wfstored can share a state directory.
 
 Writes are atomic and durable: the state goes to a unique temp file in the same directory
 (``.wfstore-<stripe>-<random>.tmp``, mode 0600), which is fsynced, renamed onto the target and
@@ -10,10 +10,10 @@ never a mix, and need no lock.
 
 Writers and deleters of one id are serialized across threads and processes by a striped lock:
 the id's stripe is ``crc32(id) % 64`` and each stripe is a ``threading.Lock`` plus an
-``flock`` on ``.wfstore-locks/<stripe>.lock`` (see :mod:`wfstored._flock`). A writer holds
-its stripe's lock for the whole life of its temp file, so a temp file that exists while its
-stripe is locked was left by a writer that crashed; those are removed the first time a store
-uses the directory.
+``flock`` on ``.wfstore-locks/<stripe>.lock`` (see :mod:`wfstored.storage.files.file_lock`).
+A writer holds its stripe's lock for the whole life of its temp file, so a temp file that
+exists while its stripe is locked was left by a writer that crashed; those are removed the
+first time a store uses the directory.
 
 The directory is created on first use. If it disappears later (removed while in use), calls
 fail with :class:`~wfstore.errors.UnavailableError` until it is restored or recreated, rather
@@ -37,19 +37,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from wfstore._types import ExecutionContext, Page
-from wfstore._validation import check_context, check_page_size, check_workflow_id
+from wfstore.domain import ExecutionContext, Page
 from wfstore.errors import DataCorruptedError, InvalidArgumentError, StoreClosedError
+from wfstore.validation import check_context, check_page_size, check_workflow_id
 
-from wfstored._awf_json import decode_state, encode_state
-from wfstored._flock import FileLock
-from wfstored._page_token import decode_page_token, encode_page_token, page_size_or_default
-from wfstored._storage_errors import translate_os_errors
+from wfstored.storage.files.awf_codec import decode_state, encode_state
+from wfstored.storage.files.file_lock import FileLock
+from wfstored.storage.shared.os_errors import translate_os_errors
+from wfstored.storage.shared.page_tokens import (
+    decode_page_token,
+    encode_page_token,
+    page_size_or_default,
+)
+from wfstored.storage.shared.private_files import FILE_MODE, fsync_dir, make_private_dirs, open_fd
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-__all__ = ["JSONStore"]
+__all__ = ["LOCK_DIR_NAME", "STRIPES", "JSONStateStore", "JSONStore", "stripe_of"]
 
 STRIPES: Final = 64
 """How many locks the ids share; an id's stripe is ``zlib.crc32(id) % STRIPES``."""
@@ -64,9 +69,6 @@ _DOT_NAMES: Final = frozenset({"..json", "...json"})
 _SETTLED_NANOS: Final = 2_000_000_000
 _TEMP_NAME: Final = re.compile(r"\.wfstore-(\d+)-.+\.tmp", re.ASCII | re.DOTALL)
 _PAGE_BINDING: Final = "state"
-_DIR_MODE: Final = 0o700
-_FILE_MODE: Final = 0o600
-_O_CLOEXEC: Final = getattr(os, "O_CLOEXEC", 0)
 _O_NOFOLLOW: Final = getattr(os, "O_NOFOLLOW", 0)
 
 
@@ -83,7 +85,7 @@ class _Stripe:
     processes: FileLock
 
 
-class JSONStore:
+class JSONStateStore:
     """Keeps one awf state file per workflow id in a directory; thread- and process-safe."""
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
@@ -197,11 +199,10 @@ class JSONStore:
     def _replace(self, target: Path, data: bytes, index: int) -> None:
         """Write ``data`` to a temp file, then rename it onto ``target``; caller holds the lock."""
         temp = self._dir / f".wfstore-{index}-{secrets.token_hex(8)}.tmp"
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_CLOEXEC
-        fd = os.open(temp, flags, _FILE_MODE)
+        fd = open_fd(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW)
         try:
             with os.fdopen(fd, "wb") as file:
-                os.fchmod(file.fileno(), _FILE_MODE)  # exactly 0600, whatever the umask
+                os.fchmod(file.fileno(), FILE_MODE)  # exactly 0600, whatever the umask
                 file.write(data)
                 file.flush()
                 os.fsync(file.fileno())
@@ -214,9 +215,8 @@ class JSONStore:
 
     def _read(self, workflow_id: str) -> bytes | None:
         """Return the bytes of the id's file, or None when there is none."""
-        flags = os.O_RDONLY | os.O_NONBLOCK | _O_NOFOLLOW | _O_CLOEXEC
         try:
-            fd = os.open(self._path(workflow_id), flags)
+            fd = open_fd(self._path(workflow_id), os.O_RDONLY | os.O_NONBLOCK | _O_NOFOLLOW)
         except FileNotFoundError:
             self._require_dir()
             return None
@@ -241,11 +241,7 @@ class JSONStore:
 
     def _sync_dir(self) -> None:
         """Make renames and unlinks in the directory durable."""
-        fd = os.open(self._dir, os.O_RDONLY | os.O_DIRECTORY | _O_CLOEXEC)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_dir(self._dir)
 
     def _ensure_dir(self) -> None:
         """On first use, create the directories and remove temp files of crashed writers."""
@@ -253,8 +249,8 @@ class JSONStore:
             return
         with self._guard:
             if not self._ready:
-                _make_dirs(self._dir)
-                _make_dirs(self._lock_dir)
+                make_private_dirs(self._dir)
+                make_private_dirs(self._lock_dir)
                 self._sweep()
                 self._ready = True
 
@@ -288,7 +284,7 @@ class JSONStore:
             except FileNotFoundError:
                 # A state directory restored without its lock directory: make that again.
                 self._require_dir()
-                _make_dirs(self._lock_dir)
+                make_private_dirs(self._lock_dir)
                 stripe.processes.acquire()
             try:
                 yield
@@ -344,15 +340,5 @@ def _is_state_file(entry: os.DirEntry[str]) -> bool:
     return True
 
 
-def _make_dirs(path: Path) -> None:
-    """Create ``path`` and any missing parents with mode 0700; existing ones are left alone."""
-    if path.is_dir():
-        return
-    _make_dirs(path.parent)
-    try:
-        path.mkdir(mode=_DIR_MODE)
-    except FileExistsError:
-        if not path.is_dir():
-            raise
-        return
-    path.chmod(_DIR_MODE)  # exactly 0700, whatever the umask
+JSONStore = JSONStateStore
+"""The name :class:`JSONStateStore` had before 0.2; kept for existing code."""

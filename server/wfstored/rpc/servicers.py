@@ -1,8 +1,9 @@
 """The gRPC servicers: decode the request, call the port, encode the reply. Nothing else.
 
-Domain errors become status codes through the one table in :mod:`wfstore._status`; anything
+Domain errors become status codes through the one table in :mod:`wfstore.status`; anything
 unexpected becomes INTERNAL with a generic message, and its traceback goes to the log only.
-A request whose bytes could not be parsed (see :mod:`wfstored._handlers`) is INVALID_ARGUMENT.
+A request whose bytes could not be parsed (see :mod:`wfstored.rpc.registration`) is
+INVALID_ARGUMENT.
 """
 
 from __future__ import annotations
@@ -13,14 +14,14 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import grpc
-from wfstore import _wire
-from wfstore._ports import HistoryStore, StateStore
-from wfstore._status import status_for_error
+from wfstore import wire
 from wfstore.errors import InvalidArgumentError, StoreError
+from wfstore.ports import HistoryStore, StateStore
+from wfstore.status import status_for_error
 from wfstore.v1 import history_pb2, history_pb2_grpc, state_pb2, state_pb2_grpc
 
-from wfstored._drain import Drain
-from wfstored._handlers import UndecodableRequest
+from wfstored.rpc.drain import Drain
+from wfstored.rpc.registration import UndecodableRequest
 
 __all__ = ["HistoryServicer", "StateServicer"]
 
@@ -90,7 +91,7 @@ class StateServicer(state_pb2_grpc.StateServiceServicer, _Servicer):
     ) -> state_pb2.StateServiceSaveResponse:
         """Save a state."""
         del context
-        self._store.save(_wire.context_from_proto(request.state))
+        self._store.save(wire.context_from_proto(request.state))
         return state_pb2.StateServiceSaveResponse()
 
     @_state
@@ -102,7 +103,7 @@ class StateServicer(state_pb2_grpc.StateServiceServicer, _Servicer):
         del context
         if state is None:
             raise _NotFoundError(f"no state stored for workflow id {request.workflow_id!r}")
-        return state_pb2.StateServiceLoadResponse(state=_wire.context_to_proto(state))
+        return state_pb2.StateServiceLoadResponse(state=wire.context_to_proto(state))
 
     @_state
     def List(  # noqa: N802 (gRPC method name)
@@ -139,7 +140,7 @@ class HistoryServicer(history_pb2_grpc.HistoryServiceServicer, _Servicer):
     ) -> history_pb2.HistoryServiceRecordResponse:
         """Record a finished run."""
         del context
-        self._store.record(_wire.record_from_proto(request.record))
+        self._store.record(wire.record_from_proto(request.record))
         return history_pb2.HistoryServiceRecordResponse()
 
     @_history
@@ -148,7 +149,7 @@ class HistoryServicer(history_pb2_grpc.HistoryServiceServicer, _Servicer):
     ) -> history_pb2.HistoryServiceRecordBatchResponse:
         """Record many finished runs, all or none."""
         del context
-        self._store.record_batch([_wire.record_from_proto(r) for r in request.records])
+        self._store.record_batch([wire.record_from_proto(r) for r in request.records])
         return history_pb2.HistoryServiceRecordBatchResponse()
 
     @_history
@@ -158,10 +159,10 @@ class HistoryServicer(history_pb2_grpc.HistoryServiceServicer, _Servicer):
         """List one page of matching records."""
         del context
         page = self._store.list_page(
-            _wire.filter_from_proto(request.filter), request.page_size, request.page_token
+            wire.filter_from_proto(request.filter), request.page_size, request.page_token
         )
         return history_pb2.HistoryServiceListResponse(
-            records=[_wire.record_to_proto(r) for r in page.items],
+            records=[wire.record_to_proto(r) for r in page.items],
             next_page_token=page.next_page_token,
         )
 
@@ -171,8 +172,8 @@ class HistoryServicer(history_pb2_grpc.HistoryServiceServicer, _Servicer):
     ) -> history_pb2.HistoryServiceGetStatsResponse:
         """Aggregate matching records."""
         del context
-        stats = self._store.get_stats(_wire.filter_from_proto(request.filter))
-        return history_pb2.HistoryServiceGetStatsResponse(stats=_wire.stats_to_proto(stats))
+        stats = self._store.get_stats(wire.filter_from_proto(request.filter))
+        return history_pb2.HistoryServiceGetStatsResponse(stats=wire.stats_to_proto(stats))
 
     @_history
     def Cleanup(  # noqa: N802 (gRPC method name)
@@ -180,5 +181,5 @@ class HistoryServicer(history_pb2_grpc.HistoryServiceServicer, _Servicer):
     ) -> history_pb2.HistoryServiceCleanupResponse:
         """Delete old records."""
         del context
-        deleted = self._store.cleanup(_wire.duration_from_proto(request.older_than))
+        deleted = self._store.cleanup(wire.duration_from_proto(request.older_than))
         return history_pb2.HistoryServiceCleanupResponse(deleted_count=deleted)

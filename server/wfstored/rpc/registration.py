@@ -4,7 +4,7 @@ gRPC's Python server answers a request its deserializer cannot parse with INTERN
 deserializing request!") and logs a traceback, before any servicer code runs. Malformed bytes
 are the caller's fault, so the deserializers built here never raise: bytes that are not a
 valid request message become an :class:`UndecodableRequest`, which the servicer answers with
-INVALID_ARGUMENT naming the method (see :mod:`wfstored._servicers`).
+INVALID_ARGUMENT naming the method (see :mod:`wfstored.rpc.servicers`).
 """
 
 from __future__ import annotations

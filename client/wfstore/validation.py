@@ -1,7 +1,9 @@
 """Validation of everything a caller hands to a store, shared by every implementation.
 
 The embedded adapters, the daemon and the client call the same checks, so the same input is
-rejected everywhere with the same :class:`~wfstore.errors.InvalidArgumentError` message.
+rejected everywhere with the same :class:`~wfstore.errors.InvalidArgumentError` message. Part
+of the kernel that the client and the daemon share: public and stable within the ``wfstore``
+distribution (the id rules live in :mod:`wfstore.ids` and are re-exported here).
 """
 
 from __future__ import annotations
@@ -10,8 +12,7 @@ import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from wfstore._time import to_unix_nanos
-from wfstore._types import (
+from wfstore.domain import (
     ConversationState,
     ExecutionContext,
     ExecutionRecord,
@@ -21,8 +22,12 @@ from wfstore._types import (
     StepState,
 )
 from wfstore.errors import InvalidArgumentError
+from wfstore.ids import MAX_ID_BYTES, check_record_id, check_workflow_id, utf8_bytes
+from wfstore.timestamps import to_unix_nanos
 
 __all__ = [
+    "INT32_RANGE",
+    "INT64_RANGE",
     "MAX_BATCH_RECORDS",
     "MAX_ID_BYTES",
     "MAX_JSON_DEPTH",
@@ -39,11 +44,10 @@ __all__ = [
     "check_record_id",
     "check_records",
     "check_workflow_id",
+    "filter_or_default",
     "normalize_json",
 ]
 
-MAX_ID_BYTES = 250
-"""Longest workflow or record id, in UTF-8 bytes: ``<id>.json`` must fit a file name."""
 MAX_JSON_DEPTH = 20
 """Deepest nesting of JSON objects and arrays, so every protobuf decoder accepts the message."""
 MAX_LOOP_DEPTH = 16
@@ -53,49 +57,12 @@ MAX_BATCH_RECORDS = 10_000
 MAX_SAFE_INTEGER = 2**53
 """Largest integer magnitude a JSON number (an IEEE-754 double) holds exactly."""
 
-_INT32 = (-(2**31), 2**31 - 1)
-_INT64 = (-(2**63), 2**63 - 1)
+INT32_RANGE = (-(2**31), 2**31 - 1)
+"""The values a protobuf ``int32`` (and a Go ``int`` field awf writes as one) holds."""
+INT64_RANGE = (-(2**63), 2**63 - 1)
+"""The values a protobuf ``int64`` holds."""
 _ZERO_TIME_NANOS = to_unix_nanos(datetime(1, 1, 1, tzinfo=UTC))
 _MAX_NANOS = to_unix_nanos(datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)) + 999
-
-
-def check_workflow_id(workflow_id: object) -> None:
-    """Reject a workflow id that is not a valid file-name stem (see the proto for the rules)."""
-    _check_id("workflow id", workflow_id)
-    assert isinstance(workflow_id, str)  # noqa: S101 (narrowing for the type checker)
-    if any(ord(c) < 0x20 or c in "/\\\x7f" for c in workflow_id):
-        raise InvalidArgumentError(
-            f"invalid workflow id {workflow_id!r}: it must not contain '/', '\\', "
-            "control characters or DEL"
-        )
-    if workflow_id in {".", ".."}:
-        raise InvalidArgumentError(
-            f"invalid workflow id {workflow_id!r}: '.' and '..' are reserved"
-        )
-
-
-def check_record_id(record_id: object) -> None:
-    """Reject a history record id that is empty, over 250 UTF-8 bytes, or not text."""
-    _check_id("record id", record_id)
-
-
-def _check_id(what: str, value: object) -> None:
-    if not isinstance(value, str):
-        raise InvalidArgumentError(f"invalid {what}: expected str, got {type(value).__name__}")
-    if not value:
-        raise InvalidArgumentError(f"invalid {what}: it must not be empty")
-    size = len(_utf8(what, value))
-    if size > MAX_ID_BYTES:
-        raise InvalidArgumentError(
-            f"invalid {what} {value[:40]!r}...: {size} UTF-8 bytes, the limit is {MAX_ID_BYTES}"
-        )
-
-
-def _utf8(path: str, value: str) -> bytes:
-    try:
-        return value.encode()
-    except UnicodeEncodeError as exc:
-        raise InvalidArgumentError(f"{path}: not valid Unicode text ({exc.reason})") from None
 
 
 def check_datetime(path: str, value: object, *, optional: bool = True) -> None:
@@ -120,7 +87,7 @@ def check_datetime(path: str, value: object, *, optional: bool = True) -> None:
 
 def check_page_size(page_size: object) -> None:
     """Reject a page size that is not a non-negative int."""
-    _check_int("page_size", page_size, (0, _INT32[1]))
+    _check_int("page_size", page_size, (0, INT32_RANGE[1]))
 
 
 def _check_int(path: str, value: object, bounds: tuple[int, int]) -> None:
@@ -140,7 +107,7 @@ def _check_str(path: str, value: object) -> None:
     if not isinstance(value, str):
         raise InvalidArgumentError(f"{path}: expected a str, got {type(value).__name__}")
     if not value.isascii():
-        _utf8(path, value)
+        utf8_bytes(path, value)
 
 
 def _check_status(path: str, value: object) -> None:
@@ -277,7 +244,7 @@ def check_context(state: object) -> None:
     for name in ("workflow_name", "parent_run_id", "current_step"):
         _check_str(name, getattr(state, name))
     _check_status("status", state.status)
-    _check_int("exit_code", state.exit_code, _INT32)
+    _check_int("exit_code", state.exit_code, INT32_RANGE)
     _check_json_dict("inputs", state.inputs, optional=False)
     if not isinstance(state.states, dict):
         raise InvalidArgumentError(f"states: expected a dict, got {type(state.states).__name__}")
@@ -304,10 +271,10 @@ def _check_step(path: str, step: object) -> None:
     for name in ("name", "output", "stderr", "error", "output_path", "stderr_path"):
         _check_str(f"{path}.{name}", getattr(step, name))
     _check_status(f"{path}.status", step.status)
-    _check_int(f"{path}.exit_code", step.exit_code, _INT32)
-    _check_int(f"{path}.attempt", step.attempt, _INT32)
+    _check_int(f"{path}.exit_code", step.exit_code, INT32_RANGE)
+    _check_int(f"{path}.attempt", step.attempt, INT32_RANGE)
     for name in ("tokens_used", "tokens_input", "tokens_output"):
-        _check_int(f"{path}.{name}", getattr(step, name), _INT64)
+        _check_int(f"{path}.{name}", getattr(step, name), INT64_RANGE)
     for name in ("tokens_estimated", "truncated"):
         _check_bool(f"{path}.{name}", getattr(step, name))
     check_datetime(f"{path}.started_at", step.started_at)
@@ -324,14 +291,14 @@ def _check_conversation(path: str, conversation: object) -> None:
         raise InvalidArgumentError(f"{path}: expected a ConversationState")
     _check_str(f"{path}.session_id", conversation.session_id)
     _check_str(f"{path}.stopped_by", conversation.stopped_by)
-    _check_int(f"{path}.total_turns", conversation.total_turns, _INT32)
-    _check_int(f"{path}.total_tokens", conversation.total_tokens, _INT64)
+    _check_int(f"{path}.total_turns", conversation.total_turns, INT32_RANGE)
+    _check_int(f"{path}.total_tokens", conversation.total_tokens, INT64_RANGE)
     if not isinstance(conversation.turns, list):
         raise InvalidArgumentError(f"{path}.turns: expected a list of Turn")
     for index, turn in enumerate(conversation.turns):
         _check_str(f"{path}.turns[{index}].role", getattr(turn, "role", None))
         _check_str(f"{path}.turns[{index}].content", getattr(turn, "content", None))
-        _check_int(f"{path}.turns[{index}].tokens", getattr(turn, "tokens", None), _INT64)
+        _check_int(f"{path}.turns[{index}].tokens", getattr(turn, "tokens", None), INT64_RANGE)
 
 
 def _check_loop(path: str, loop: object, depth: int) -> None:
@@ -342,8 +309,8 @@ def _check_loop(path: str, loop: object, depth: int) -> None:
     if depth >= MAX_LOOP_DEPTH:
         raise InvalidArgumentError(f"{path}: loops nest deeper than {MAX_LOOP_DEPTH} levels")
     check_json(f"{path}.item", loop.item)
-    _check_int(f"{path}.index", loop.index, _INT32)
-    _check_int(f"{path}.length", loop.length, _INT32)
+    _check_int(f"{path}.index", loop.index, INT32_RANGE)
+    _check_int(f"{path}.length", loop.length, INT32_RANGE)
     _check_bool(f"{path}.first", loop.first)
     _check_bool(f"{path}.last", loop.last)
     _check_loop(f"{path}.parent", loop.parent, depth + 1)
@@ -356,8 +323,8 @@ def check_record(record: object) -> None:
     check_record_id(record.id)
     for name in ("workflow_id", "workflow_name", "status", "error_message"):
         _check_str(name, getattr(record, name))
-    _check_int("exit_code", record.exit_code, _INT32)
-    _check_int("duration_ms", record.duration_ms, (0, _INT64[1]))
+    _check_int("exit_code", record.exit_code, INT32_RANGE)
+    _check_int("duration_ms", record.duration_ms, (0, INT64_RANGE[1]))
     check_datetime("started_at", record.started_at)
     check_datetime("completed_at", record.completed_at, optional=False)
 
@@ -387,7 +354,20 @@ def check_filter(history_filter: object) -> None:
     _check_str("status", history_filter.status)
     check_datetime("since", history_filter.since)
     check_datetime("until", history_filter.until)
-    _check_int("limit", history_filter.limit, (0, _INT32[1]))
+    _check_int("limit", history_filter.limit, (0, INT32_RANGE[1]))
+
+
+def filter_or_default(history_filter: object) -> HistoryFilter:
+    """Return the filter to apply: ``None`` means no filter (every record, limit 20).
+
+    Any other value is checked as by :func:`check_filter` and returned as it is, as the Go
+    store accepts a nil filter.
+    """
+    if history_filter is None:
+        return HistoryFilter()
+    check_filter(history_filter)
+    assert isinstance(history_filter, HistoryFilter)  # noqa: S101 (narrowing for the type checker)
+    return history_filter
 
 
 def check_duration(path: str, value: object) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import grpc
 
-from wfstored._secret_file import SecretFileError, read_secret_file
+from wfstored.rpc.secret_files import SecretFileError, read_secret_file
 
 __all__ = ["TLSError", "server_credentials"]
 

@@ -7,7 +7,6 @@ and token files.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -23,8 +22,7 @@ from typing import Any
 
 import trustme
 from wfstore import TLS, Client, aio
-
-_SERVING = re.compile(r"serving on (?P<addresses>.+?) \(data ")
+from wfstored.daemon.serving_line import SERVING_LINE, addresses_of
 
 
 @dataclass
@@ -129,9 +127,9 @@ def start_daemon(
         assert process.stderr is not None
         for line in process.stderr:
             log.append(line)
-            match = _SERVING.search(line)
+            match = SERVING_LINE.search(line)
             if match and not started.is_set():
-                addresses.extend(match["addresses"].split(", "))
+                addresses.extend(addresses_of(match))
                 started.set()
         started.set()
 

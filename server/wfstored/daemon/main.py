@@ -1,0 +1,111 @@
+"""The ``wfstored`` command: configure, open the stores, serve until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
+from types import FrameType
+
+from wfstored.daemon.config import Config, ConfigError, parse_config
+from wfstored.daemon.protection import (
+    ProtectionError,
+    describe_protection,
+    load_protection,
+    warn_about_exposure,
+)
+from wfstored.daemon.serving_line import serving_line
+from wfstored.daemon.stores import StoreOpenError, describe_stores, open_stores
+from wfstored.rpc import ListenError, Protection, RpcOptions, start_server
+
+__all__ = ["EXIT_USAGE", "main"]
+
+_log = logging.getLogger("wfstored")
+EXIT_USAGE = 2
+"""The exit code when the daemon cannot start: a bad flag, a port in use, an unusable store."""
+_SIGNAL_POLL_SECONDS = 0.2
+
+
+class _StartupError(Exception):
+    """The daemon cannot start; the message is the one line printed."""
+
+
+def _version() -> str:
+    try:
+        return version("wfstore")
+    except PackageNotFoundError:  # pragma: no cover (running from a source tree)
+        return "unknown"
+
+
+def _rpc_options(config: Config, protection: Protection) -> RpcOptions:
+    return RpcOptions(
+        listen=config.listen,
+        workers=config.workers,
+        max_message_bytes=config.max_message_bytes,
+        socket_mode=config.socket_mode,
+        protection=protection,
+    )
+
+
+def _serve(config: Config) -> int:
+    try:
+        protection = load_protection(config)
+        state, history = open_stores(config)
+    except (ProtectionError, StoreOpenError) as exc:
+        raise _StartupError(str(exc)) from None
+    try:
+        running = start_server(_rpc_options(config, protection), state, history)
+    except ListenError as exc:
+        history.close()
+        state.close()
+        raise _StartupError(str(exc)) from None
+    stop_requested = threading.Event()
+    received: list[str] = []
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        del frame
+        received.append(signal.Signals(signum).name)
+        stop_requested.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    _log.info("security: %s", describe_protection(config, protection))
+    warn_about_exposure(config, protection)
+    _log.info(  # the last start-up line: tests and scripts wait for it
+        "%s",
+        serving_line(
+            f"wfstored {_version()}", running.addresses, describe_stores(config), os.getpid()
+        ),
+    )
+    # Poll rather than block: the kernel may deliver the signal to one of gRPC's threads, and
+    # Python then runs the handler only once the main thread wakes up on its own.
+    while not stop_requested.wait(_SIGNAL_POLL_SECONDS):
+        pass
+    running.stop(config.grace_seconds)
+    history.close()
+    state.close()
+    _log.info("wfstored stopped on %s", received[0] if received else "request")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the daemon; return its exit code (0 after a clean stop, 2 when it cannot start)."""
+    try:
+        config = parse_config(sys.argv[1:] if argv is None else argv)
+    except ConfigError as exc:
+        print(f"wfstored: error: {exc}", file=sys.stderr)  # noqa: T201 (no logging yet)
+        return EXIT_USAGE
+    logging.basicConfig(
+        level=config.log_level,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return _serve(config)
+    except _StartupError as exc:
+        _log.error("cannot start: %s", exc)
+        return EXIT_USAGE

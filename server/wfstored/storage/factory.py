@@ -1,0 +1,135 @@
+"""Opening the stores a configuration names, by URL: the one table of URL schemes.
+
+State stores:
+
+- ``file:///abs/dir``, ``file:rel/dir`` or a plain path: :class:`JSONStateStore`, one awf
+  state file per workflow in that directory.
+
+History stores:
+
+- ``sqlite:///abs/history.db``, ``sqlite:rel/history.db`` or a plain path:
+  :class:`SQLiteHistoryStore`, one SQLite database file.
+
+In a URL, ``///`` starts an absolute path (as in ``file:`` URLs; SQLAlchemy reads
+``sqlite:///x`` as relative, wfstore does not), ``//localhost/`` may name this machine, and the
+path is percent-decoded. Anything else (another host, a query, a fragment, an unknown scheme)
+is a :class:`StoreURLError` naming what is wrong. A backend is added by adding its scheme to
+the tables here; nothing else in the daemon changes.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from wfstore.ports import HistoryStore, StateStore
+
+from wfstored.storage.files.state_store import JSONStateStore
+from wfstored.storage.sqlite.history_store import SQLiteHistoryStore
+
+__all__ = [
+    "HISTORY_SCHEMES",
+    "STATE_SCHEMES",
+    "StoreURL",
+    "StoreURLError",
+    "open_history_store",
+    "open_state_store",
+    "parse_history_url",
+    "parse_state_url",
+]
+
+
+class StoreURLError(ValueError):
+    """A store URL is malformed or names a scheme no backend serves; the message says which."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoreURL:
+    """A parsed store URL: the backend's scheme and where its data lives."""
+
+    scheme: str
+    """The scheme, lower case (``file``, ``sqlite``)."""
+    path: Path
+    """The local path the URL names."""
+    text: str
+    """The URL as given, for messages."""
+
+
+def _json_state_store(url: StoreURL) -> StateStore:
+    return JSONStateStore(url.path)
+
+
+def _sqlite_history_store(url: StoreURL) -> HistoryStore:
+    return SQLiteHistoryStore(url.path)
+
+
+STATE_SCHEMES: Final[Mapping[str, Callable[[StoreURL], StateStore]]] = {
+    "file": _json_state_store,
+}
+"""The state backends, by URL scheme; a plain path means the first."""
+HISTORY_SCHEMES: Final[Mapping[str, Callable[[StoreURL], HistoryStore]]] = {
+    "sqlite": _sqlite_history_store,
+}
+"""The history backends, by URL scheme; a plain path means the first."""
+
+
+def parse_state_url(text: str) -> StoreURL:
+    """Return the state store URL ``text`` names; raise StoreURLError if it is not one."""
+    return _parse("state", text, STATE_SCHEMES)
+
+
+def parse_history_url(text: str) -> StoreURL:
+    """Return the history store URL ``text`` names; raise StoreURLError if it is not one."""
+    return _parse("history", text, HISTORY_SCHEMES)
+
+
+def open_state_store(url: str | StoreURL) -> StateStore:
+    """Open the state store ``url`` names (see the module's docstring for the forms)."""
+    parsed = url if isinstance(url, StoreURL) else parse_state_url(url)
+    return STATE_SCHEMES[parsed.scheme](parsed)
+
+
+def open_history_store(url: str | StoreURL) -> HistoryStore:
+    """Open the history store ``url`` names (see the module's docstring for the forms)."""
+    parsed = url if isinstance(url, StoreURL) else parse_history_url(url)
+    return HISTORY_SCHEMES[parsed.scheme](parsed)
+
+
+def _parse(kind: str, text: str, schemes: Mapping[str, object]) -> StoreURL:
+    known = ", ".join(f"{scheme}:" for scheme in schemes)
+    if not text.strip():
+        raise StoreURLError(f"the {kind} store URL is empty (known: {known} or a plain path)")
+    if not _has_scheme(text):
+        return StoreURL(scheme=next(iter(schemes)), path=Path(text), text=text)
+    parts = urllib.parse.urlsplit(text)
+    scheme = parts.scheme.lower()
+    if scheme not in schemes:
+        raise StoreURLError(
+            f"unknown {kind} store scheme {parts.scheme!r} in {text!r} (known: {known} or a "
+            "plain path)"
+        )
+    if parts.netloc not in {"", "localhost"}:
+        raise StoreURLError(
+            f"{kind} store URL {text!r} names host {parts.netloc!r}; {scheme}: URLs name a "
+            f"local path ({scheme}:///absolute/path or {scheme}:relative/path)"
+        )
+    if parts.query or parts.fragment:
+        raise StoreURLError(f"{kind} store URL {text!r}: {scheme}: URLs take no ?query or #part")
+    path = urllib.parse.unquote(parts.path)
+    if not path:
+        raise StoreURLError(f"{kind} store URL {text!r} has no path")
+    return StoreURL(scheme=scheme, path=Path(path), text=text)
+
+
+def _has_scheme(text: str) -> bool:
+    """Whether ``text`` starts with ``scheme:`` (at least two characters, so not ``C:``)."""
+    scheme, colon, _ = text.partition(":")
+    return (
+        bool(colon)
+        and len(scheme) > 1
+        and scheme[0].isalpha()
+        and all(c.isalnum() or c in "+.-" for c in scheme)
+    )
