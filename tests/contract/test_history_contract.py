@@ -113,6 +113,58 @@ def test_list_orders_newest_first_and_defaults_to_twenty(history_target: History
     assert _ids(store.list(HistoryFilter(limit=3))) == ["r-24", "r-23", "r-22"]
 
 
+NO_FILTER = {"omitted": (), "None": (None,), "HistoryFilter()": (HistoryFilter(),)}
+"""The three ways to ask for no filter, as the Go store's nil filter: all mean the same."""
+
+
+@pytest.mark.parametrize("spelling", NO_FILTER)
+def test_no_filter_means_every_record_and_a_limit_of_twenty(
+    history_target: HistoryTarget, spelling: str
+) -> None:
+    store = history_target.store
+    statuses = ["completed", "failed", "cancelled"]
+    entries = [
+        record(
+            f"r-{n:02d}",
+            workflow_name=f"wf-{n % 2}",
+            status=statuses[n % 3],
+            completed_at=T0 + timedelta(minutes=n),
+            duration_ms=n,
+        )
+        for n in range(25)
+    ]
+    store.record_batch(entries)
+    no_filter = NO_FILTER[spelling]
+    newest_twenty = [f"r-{n:02d}" for n in range(24, 4, -1)]
+    assert _ids(store.list(*no_filter)) == newest_twenty
+    page = store.list_page(*no_filter, page_size=8)
+    paged = _ids(page.items)
+    while page.next_page_token:
+        page = store.list_page(*no_filter, page_size=8, page_token=page.next_page_token)
+        paged.extend(_ids(page.items))
+    assert paged == newest_twenty
+    assert store.get_stats(*no_filter) == HistoryStats(
+        total_executions=25,
+        success_count=9,
+        failed_count=8,
+        cancelled_count=8,
+        avg_duration_ms=12,
+    )
+
+
+def test_a_page_token_of_no_filter_works_with_every_spelling(history_target: HistoryTarget) -> None:
+    store = history_target.store
+    store.record_batch([record(f"r-{n}", completed_at=T0 + timedelta(minutes=n)) for n in range(5)])
+    first = store.list_page(None, page_size=2)
+    assert _ids(store.list_page(page_size=2, page_token=first.next_page_token).items) == [
+        "r-2",
+        "r-1",
+    ]
+    assert _ids(
+        store.list_page(HistoryFilter(), page_size=2, page_token=first.next_page_token).items
+    ) == ["r-2", "r-1"]
+
+
 def test_ties_on_completed_at_are_ordered_by_id(history_target: HistoryTarget) -> None:
     for record_id in ["b", "c", "a"]:
         history_target.store.record(record(record_id, completed_at=T0))
