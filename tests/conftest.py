@@ -14,7 +14,7 @@ GO_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "awf
 
 @pytest.fixture(scope="session")
 def go_fixtures() -> Path:
-    """The state files written by awf's Go JSONStore (``../shared/fixtures/awf-go-state``)."""
+    """The state files written by awf's Go JSONStateStore (``../shared/fixtures/awf-go-state``)."""
     if not GO_FIXTURES.is_dir():
         pytest.skip(f"the awf Go fixtures are not at {GO_FIXTURES}")
     return GO_FIXTURES

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from raw_calls import Answer, call, unexpected_files
 from wfstore import HistoryFilter, InvalidArgumentError, wire
 from wfstore.v1 import history_pb2, state_pb2
-from wfstored import JSONStore, SQLiteHistoryStore
+from wfstored import JSONStateStore, SQLiteHistoryStore
 from wfstored.storage.shared.page_tokens import encode_page_token
 
 from tests.support.daemon import Daemon
@@ -42,10 +42,10 @@ LAST_SECOND = int(datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp())
 
 
 @pytest.fixture(scope="module")
-def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[JSONStore, Path]]:
+def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[JSONStateStore, Path]]:
     """An embedded state store, in a directory of its own inside an otherwise empty one."""
     state_dir = tmp_path_factory.mktemp("embedded") / "data" / "state"
-    store = JSONStore(state_dir)
+    store = JSONStateStore(state_dir)
     yield store, state_dir
     store.close()
 
@@ -82,7 +82,7 @@ workflow_ids = st.one_of(
 def test_any_workflow_id_is_served_or_invalid_argument(
     channel: grpc.Channel,
     daemon: Daemon,
-    embedded: tuple[JSONStore, Path],
+    embedded: tuple[JSONStateStore, Path],
     workflow_id: str,
 ) -> None:
     valid = valid_workflow_id(workflow_id)
@@ -284,7 +284,7 @@ def test_stale_and_foreign_page_tokens(tmp_path: Path) -> None:
         ):
             with pytest.raises(InvalidArgumentError, match=message):
                 history.list_page(other, page_size=2, page_token=token)
-        state = JSONStore(tmp_path / "state")
+        state = JSONStateStore(tmp_path / "state")
         with pytest.raises(InvalidArgumentError, match="issued for a different request"):
             state.list_page(page_token=token)  # a history token is no state token
         old_version = encode_page_token({"after": "x"}, "state").replace("1", "0", 1)

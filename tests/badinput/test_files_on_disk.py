@@ -21,7 +21,7 @@ from wfstore import (
     HistoryStore,
     StateStore,
 )
-from wfstored import JSONStore, SQLiteHistoryStore
+from wfstored import JSONStateStore, SQLiteHistoryStore
 
 from tests.support.daemon import Daemon, serving
 from tests.support.factories import T0, full_context, record
@@ -48,7 +48,7 @@ def state(request: pytest.FixtureRequest, daemon: Daemon) -> Iterator[tuple[Stat
     """The daemon's state store, through a client or embedded, and its directory."""
     state_dir = daemon.data_dir / "state"
     if request.param == "embedded":
-        store = JSONStore(state_dir)
+        store = JSONStateStore(state_dir)
         yield store, state_dir
         store.close()
         return

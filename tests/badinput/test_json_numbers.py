@@ -19,7 +19,7 @@ from google.protobuf import struct_pb2
 from raw_calls import call
 from wfstore import ExecutionContext, InvalidArgumentError, LoopContext, StepState
 from wfstore.v1 import state_pb2
-from wfstored import JSONStore
+from wfstored import JSONStateStore
 
 from tests.support.daemon import Daemon
 
@@ -74,7 +74,7 @@ def _save_raises(save: Callable[[ExecutionContext], None], number: float, place:
 def test_python_callers_get_invalid_argument_embedded(
     tmp_path: Path, number: float, place: str
 ) -> None:
-    store = JSONStore(tmp_path)
+    store = JSONStateStore(tmp_path)
     _save_raises(store.save, number, place)
     assert store.list() == []
 
@@ -138,4 +138,4 @@ def test_other_numbers_from_other_languages(channel: grpc.Channel, daemon: Daemo
 
 def test_python_integers_beyond_2_53_are_refused(tmp_path: Path) -> None:
     with pytest.raises(InvalidArgumentError, match=r"inputs\['x'\]: 9007199254740993 is beyond"):
-        JSONStore(tmp_path).save(ExecutionContext(workflow_id="n", inputs={"x": 2**53 + 1}))
+        JSONStateStore(tmp_path).save(ExecutionContext(workflow_id="n", inputs={"x": 2**53 + 1}))

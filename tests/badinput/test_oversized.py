@@ -21,7 +21,7 @@ from wfstore import (
     ResourceExhaustedError,
 )
 from wfstore.v1 import state_pb2
-from wfstored import JSONStore
+from wfstored import JSONStateStore
 from wfstored.daemon.config import parse_config
 
 from tests.support.daemon import Daemon, start_daemon
@@ -73,7 +73,7 @@ def test_a_request_over_the_limit_is_resource_exhausted(small_daemon: Daemon, me
 
 def test_a_reply_over_the_daemons_limit_is_resource_exhausted(small_daemon: Daemon) -> None:
     # Written embedded, beside the daemon: a state too big for the daemon to send back.
-    writer = JSONStore(small_daemon.data_dir / "state")
+    writer = JSONStateStore(small_daemon.data_dir / "state")
     writer.save(ExecutionContext(workflow_id="huge", inputs={"blob": "x" * (2 * LIMIT)}))
     writer.close()
     with small_daemon.client(timeout=10) as client:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from wfstore import HistoryStore, StateStore, aio
-from wfstored import JSONStore, SQLiteHistoryStore
+from wfstored import JSONStateStore, SQLiteHistoryStore
 
 from tests.support.async_bridge import Blocking, LoopThread
 from tests.support.daemon import Daemon, start_daemon, write_tls_files, write_token_file
@@ -94,7 +94,7 @@ def _daemon_client(implementation: str, tmp_path: Path) -> Iterator[tuple[Daemon
 def state_target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateTarget]:
     """A fresh, empty state store of each implementation."""
     if request.param == "embedded":
-        store = JSONStore(tmp_path / "state")
+        store = JSONStateStore(tmp_path / "state")
         yield StateTarget(store, tmp_path / "state", None)
         store.close()
         return

@@ -1,4 +1,4 @@
-"""The behaviour every StateStore shows: embedded JSONStore and the client through wfstored."""
+"""The behaviour every StateStore shows: embedded JSONStateStore and the client through wfstored."""
 
 from __future__ import annotations
 

@@ -32,7 +32,7 @@ from wfstore import (
     StoreClosedError,
     UnavailableError,
 )
-from wfstored import JSONStore
+from wfstored import JSONStateStore
 
 from tests.support.daemon import Daemon, start_daemon, wfstored_command
 from tests.support.factories import full_context, record
@@ -43,7 +43,7 @@ NO_RETRY = RetryPolicy(max_attempts=1)
 
 
 def _stripe_lock(state_dir: Path, workflow_id: str) -> FileLock:
-    """The cross-process lock JSONStore takes to write ``workflow_id``."""
+    """The cross-process lock JSONStateStore takes to write ``workflow_id``."""
     stripe = zlib.crc32(workflow_id.encode()) % 64
     return FileLock(state_dir / ".wfstore-locks" / f"{stripe}.lock", thread_local=False)
 
@@ -151,7 +151,7 @@ def test_sigterm_finishes_in_flight_calls_and_refuses_new_ones(daemon: Daemon) -
         writer.join(10)
     assert outcome == ["saved"]
     assert daemon.process.wait(10) == 0
-    assert JSONStore(daemon.data_dir / "state").load("slow") == state
+    assert JSONStateStore(daemon.data_dir / "state").load("slow") == state
 
 
 def test_sigint_stops_cleanly(daemon: Daemon) -> None:
@@ -221,7 +221,7 @@ def test_closing_one_history_handle_leaves_the_daemon_serving(daemon: Daemon) ->
 
 
 def test_go_state_files_load_through_the_daemon(daemon: Daemon, go_fixtures: Path) -> None:
-    embedded = JSONStore(daemon.data_dir / "state")
+    embedded = JSONStateStore(daemon.data_dir / "state")
     with daemon.client() as client:
         for path in sorted(go_fixtures.glob("*.json")):
             workflow_id = json.loads(path.read_bytes())["WorkflowID"]

@@ -24,7 +24,7 @@ from wfstore import (
     RetryPolicy,
     UnavailableError,
 )
-from wfstored import JSONStore
+from wfstored import JSONStateStore
 
 from tests.support.daemon import Daemon, serving, start_daemon
 from tests.support.factories import full_context, record
@@ -160,7 +160,7 @@ def test_the_file_size_limit_is_resource_exhausted_and_keeps_the_previous_state(
 def test_an_io_error_is_unavailable_and_keeps_the_previous_state(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str
 ) -> None:
-    store = JSONStore(tmp_path / "state")
+    store = JSONStateStore(tmp_path / "state")
     previous = full_context("victim")
     store.save(previous)
 

@@ -1,4 +1,4 @@
-"""A daemon and an embedded JSONStore/SQLiteHistoryStore writing one data directory at once.
+"""A daemon and an embedded JSONStateStore/SQLiteHistoryStore writing one data directory at once.
 
 (Two daemons on one directory: ``tests/daemon/test_daemon.py``.) Both sides save ids of their
 own and ids they share, with readers loading all the while, and record history: no reader ever
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from wfstore import ExecutionContext, ExecutionRecord, HistoryFilter, HistoryStore, StateStore
-from wfstored import JSONStore, SQLiteHistoryStore
+from wfstored import JSONStateStore, SQLiteHistoryStore
 
 from tests.support.daemon import start_daemon
 from tests.support.factories import full_context, record
@@ -59,7 +59,7 @@ def _reader(load: Callable[[str], ExecutionContext | None], stop: threading.Even
 def test_a_daemon_and_an_embedded_store_share_a_data_dir(tmp_path: Path) -> None:
     data = tmp_path / "data"
     daemon = start_daemon(data, unix=False)
-    embedded_state = JSONStore(data / "state")
+    embedded_state = JSONStateStore(data / "state")
     embedded_history = SQLiteHistoryStore(data / "history.db")
     saved: dict[str, dict[str, list[str]]] = {"daemon": {}, "embedded": {}}
     recorded: list[ExecutionRecord] = []

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 from property_stores import Stores
-from wfstored import JSONStore, SQLiteHistoryStore
+from wfstored import JSONStateStore, SQLiteHistoryStore
 
 from tests.support.daemon import Daemon, serving
 from tests.support.hypothesis_profiles import load_profile
@@ -33,7 +33,7 @@ def stores(
     """The embedded adapters, or a client of a module-wide daemon."""
     if request.param == "embedded":
         data_dir = tmp_path_factory.mktemp("embedded")
-        state = JSONStore(data_dir / "state")
+        state = JSONStateStore(data_dir / "state")
         with SQLiteHistoryStore(data_dir / "history.db") as history:
             yield Stores("embedded", state, history, data_dir)
         state.close()

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from property_stores import Stores
 from wfstore import ExecutionContext, ExecutionRecord, HistoryFilter
 from wfstore.timestamps import from_unix_nanos
-from wfstored import JSONStore
+from wfstored import JSONStateStore
 
 STATE_EXAMPLES = 60
 RECORD_EXAMPLES = 60
@@ -40,7 +40,7 @@ def test_any_valid_state_comes_back_exactly(stores: Stores, state: ExecutionCont
     expected = exact(canonical(state))
     assert exact(stores.state.load(state.workflow_id)) == expected
     # The file itself, read by the embedded store, holds the same state whoever wrote it.
-    reader = JSONStore(stores.data_dir / "state")
+    reader = JSONStateStore(stores.data_dir / "state")
     try:
         assert exact(reader.load(state.workflow_id)) == expected
     finally:

@@ -1,4 +1,4 @@
-"""JSONStore: atomic files, striped locks, path safety, corruption, concurrency and paging."""
+"""JSONStateStore: atomic files, striped locks, path safety, corruption, concurrency and paging."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from wfstore.errors import (
 from wfstore.ports import StateStore
 from wfstore.timestamps import Timestamp
 from wfstored.storage.files.awf_codec import decode_state, encode_state
-from wfstored.storage.files.state_store import LOCK_DIR_NAME, JSONStore, stripe_of
+from wfstored.storage.files.state_store import LOCK_DIR_NAME, JSONStateStore, stripe_of
 from wfstored.storage.shared.page_tokens import encode_page_token
 
 if TYPE_CHECKING:
@@ -74,8 +74,8 @@ def directory(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def store(directory: Path) -> Iterator[JSONStore]:
-    store = JSONStore(directory)
+def store(directory: Path) -> Iterator[JSONStateStore]:
+    store = JSONStateStore(directory)
     yield store
     store.close()
 
@@ -83,16 +83,16 @@ def store(directory: Path) -> Iterator[JSONStore]:
 # --- Layout -------------------------------------------------------------------------------------
 
 
-def test_implements_the_state_store_port(store: JSONStore) -> None:
+def test_implements_the_state_store_port(store: JSONStateStore) -> None:
     assert isinstance(store, StateStore)
 
 
 def test_constructor_touches_nothing(directory: Path) -> None:
-    JSONStore(directory)
+    JSONStateStore(directory)
     assert not directory.parent.exists()
 
 
-def test_save_writes_one_awf_file_atomically(store: JSONStore, directory: Path) -> None:
+def test_save_writes_one_awf_file_atomically(store: JSONStateStore, directory: Path) -> None:
     state = make_state("run-1", n=3)
     store.save(state)
     path = directory / "run-1.json"
@@ -113,7 +113,7 @@ def test_existing_directory_keeps_its_mode(tmp_path: Path) -> None:
     directory = tmp_path / "shared"
     directory.mkdir(mode=0o755)
     directory.chmod(0o755)
-    store = JSONStore(directory)
+    store = JSONStateStore(directory)
     store.save(make_state("a"))
     assert mode(directory) == 0o755
     assert mode(directory / "a.json") == 0o600
@@ -132,7 +132,7 @@ def test_stripe_is_stable_across_processes() -> None:
     assert len({stripe_of(f"id-{i}") for i in range(200)}) > 32
 
 
-def test_save_replaces_and_delete_removes(store: JSONStore, directory: Path) -> None:
+def test_save_replaces_and_delete_removes(store: JSONStateStore, directory: Path) -> None:
     store.save(make_state("a", n=1))
     store.save(make_state("a", n=2))
     loaded = store.load("a")
@@ -147,13 +147,13 @@ def test_save_replaces_and_delete_removes(store: JSONStore, directory: Path) -> 
     assert temp_files(directory) == []
 
 
-def test_load_and_delete_of_unknown_ids(store: JSONStore) -> None:
+def test_load_and_delete_of_unknown_ids(store: JSONStateStore) -> None:
     assert store.load("never-saved") is None
     store.delete("never-saved")
     assert store.list() == []
 
 
-def test_go_written_file_is_loaded(store: JSONStore, directory: Path) -> None:
+def test_go_written_file_is_loaded(store: JSONStateStore, directory: Path) -> None:
     directory.mkdir(parents=True)
     state = make_state("from-awf")
     (directory / "from-awf.json").write_bytes(encode_state(state))
@@ -172,7 +172,7 @@ def test_stale_temp_files_are_removed_on_first_use(directory: Path) -> None:
     others = ["notes.tmp", ".wfstore-64-abcd.tmp", ".wfstore-x-abcd.tmp", "user.json.tmp"]
     for name in others:
         (directory / name).write_bytes(b"not ours")
-    store = JSONStore(directory)
+    store = JSONStateStore(directory)
     assert store.list() == ["keep"]
     assert temp_files(directory) == sorted(others)
     assert store.load("keep") == make_state("keep")
@@ -183,7 +183,7 @@ def test_sweep_waits_for_a_live_writer_of_the_stripe(directory: Path) -> None:
     temp = directory / ".wfstore-7-live.tmp"
     temp.write_bytes(b"{")
     other_process_lock = FileLock(directory / LOCK_DIR_NAME / "7.lock")
-    store = JSONStore(directory)
+    store = JSONStateStore(directory)
     with other_process_lock:
         worker = threading.Thread(target=store.list)
         worker.start()
@@ -195,7 +195,7 @@ def test_sweep_waits_for_a_live_writer_of_the_stripe(directory: Path) -> None:
     assert not temp.exists()
 
 
-def test_save_waits_for_the_stripe_file_lock(store: JSONStore, directory: Path) -> None:
+def test_save_waits_for_the_stripe_file_lock(store: JSONStateStore, directory: Path) -> None:
     store.save(make_state("locked", n=1))
     lock_path = directory / LOCK_DIR_NAME / f"{stripe_of('locked')}.lock"
     other_process_lock = FileLock(lock_path)
@@ -216,7 +216,7 @@ def test_save_waits_for_the_stripe_file_lock(store: JSONStore, directory: Path) 
 # --- Listing ------------------------------------------------------------------------------------
 
 
-def test_list_ignores_everything_but_state_files(store: JSONStore, directory: Path) -> None:
+def test_list_ignores_everything_but_state_files(store: JSONStateStore, directory: Path) -> None:
     store.save(make_state("a"))
     store.save(make_state("b"))
     (directory / "notes.txt").write_text("x")
@@ -231,7 +231,7 @@ def test_list_ignores_everything_but_state_files(store: JSONStore, directory: Pa
     assert store.list_page().items == ["a", "b"]
 
 
-def test_list_is_sorted_by_code_point(store: JSONStore) -> None:
+def test_list_is_sorted_by_code_point(store: JSONStateStore) -> None:
     ids = ["z", "B", "a", "\u00e9", "A1", "a b", ".hidden", "\U0001f600", "\uffff"]
     for workflow_id in ids:
         store.save(make_state(workflow_id))
@@ -242,7 +242,7 @@ def test_list_is_sorted_by_code_point(store: JSONStore) -> None:
 
 
 def test_a_directory_removed_in_use_is_unavailable_until_it_is_back(
-    store: JSONStore, directory: Path
+    store: JSONStateStore, directory: Path
 ) -> None:
     store.save(make_state("a"))
     shutil.rmtree(directory)
@@ -285,7 +285,7 @@ BAD_IDS = [
 @pytest.mark.parametrize("bad_id", BAD_IDS, ids=repr)
 def test_invalid_ids_are_rejected_and_touch_nothing(tmp_path: Path, bad_id: str) -> None:
     directory = tmp_path / "state"
-    store = JSONStore(directory)
+    store = JSONStateStore(directory)
     store.save(make_state("existing"))
     before = snapshot(tmp_path)
     with pytest.raises(InvalidArgumentError):
@@ -300,7 +300,7 @@ def test_invalid_ids_are_rejected_and_touch_nothing(tmp_path: Path, bad_id: str)
 def test_escaping_ids_do_not_reach_outside(tmp_path: Path) -> None:
     outside = tmp_path / "escape.json"
     outside.write_bytes(encode_state(make_state("escape")))
-    store = JSONStore(tmp_path / "state")
+    store = JSONStateStore(tmp_path / "state")
     with pytest.raises(InvalidArgumentError):
         store.delete("../escape")
     with pytest.raises(InvalidArgumentError):
@@ -311,7 +311,7 @@ def test_escaping_ids_do_not_reach_outside(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "good_id", ["v1.2.3", "a b", ".hidden", "...", "x.json", "caf\u00e9", "a" * 250, "-rf"]
 )
-def test_unusual_but_valid_ids_work(store: JSONStore, directory: Path, good_id: str) -> None:
+def test_unusual_but_valid_ids_work(store: JSONStateStore, directory: Path, good_id: str) -> None:
     state = make_state(good_id)
     store.save(state)
     assert (directory / f"{good_id}.json").is_file()
@@ -329,7 +329,7 @@ def test_unusual_but_valid_ids_work(store: JSONStore, directory: Path, good_id: 
     [b"", b"{", b"null", b"\xff\xfe", b'{"Status": "done"}', b'{"WorkflowID": "someone-else"}'],
 )
 def test_corrupted_file_raises_and_other_ids_keep_working(
-    store: JSONStore, directory: Path, content: bytes
+    store: JSONStateStore, directory: Path, content: bytes
 ) -> None:
     store.save(make_state("good"))
     (directory / "bad.json").write_bytes(content)
@@ -341,7 +341,7 @@ def test_corrupted_file_raises_and_other_ids_keep_working(
     assert store.load("bad") == make_state("bad", n=5)
 
 
-def test_non_regular_files_are_corrupted_states(store: JSONStore, directory: Path) -> None:
+def test_non_regular_files_are_corrupted_states(store: JSONStateStore, directory: Path) -> None:
     store.save(make_state("target"))
     (directory / "link.json").symlink_to(directory / "target.json")
     (directory / "dir.json").mkdir()
@@ -352,7 +352,7 @@ def test_non_regular_files_are_corrupted_states(store: JSONStore, directory: Pat
     assert store.load("target") == make_state("target")
 
 
-def test_failed_rename_leaves_no_temp_file(store: JSONStore, directory: Path) -> None:
+def test_failed_rename_leaves_no_temp_file(store: JSONStateStore, directory: Path) -> None:
     store.save(make_state("other"))
     (directory / "blocked.json").mkdir()
     with pytest.raises(DataCorruptedError, match="'blocked' cannot be saved: its file is a dir"):
@@ -365,14 +365,14 @@ def test_failed_rename_leaves_no_temp_file(store: JSONStore, directory: Path) ->
 FAILING_WRITE = textwrap.dedent(
     """
     import errno, resource, signal, sys
-    from wfstored.storage.files.state_store import JSONStore
+    from wfstored.storage.files.state_store import JSONStateStore
     from wfstore.domain import ExecutionContext
     from wfstore.errors import ResourceExhaustedError
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.RLIM_INFINITY))
     big = ExecutionContext(workflow_id="victim", inputs={"blob": "y" * 100_000})
     try:
-        JSONStore(sys.argv[1]).save(big)
+        JSONStateStore(sys.argv[1]).save(big)
     except ResourceExhaustedError as exc:
         print(exc.message)
         sys.exit(0 if exc.__cause__.errno == errno.EFBIG else 3)
@@ -381,7 +381,7 @@ FAILING_WRITE = textwrap.dedent(
 )
 
 
-def test_failed_write_keeps_the_previous_file(store: JSONStore, directory: Path) -> None:
+def test_failed_write_keeps_the_previous_file(store: JSONStateStore, directory: Path) -> None:
     previous = make_state("victim", n=4)
     store.save(previous)
     before = (directory / "victim.json").read_bytes()
@@ -406,7 +406,7 @@ def test_failed_write_keeps_the_previous_file(store: JSONStore, directory: Path)
 THREAD_IDS = ["t-0", "t-1", "t-2"]
 
 
-def write_in_thread(store: JSONStore, writer: int, errors: list[BaseException]) -> None:
+def write_in_thread(store: JSONStateStore, writer: int, errors: list[BaseException]) -> None:
     try:
         for n in range(25):
             store.save(make_state(THREAD_IDS[n % len(THREAD_IDS)], writer=f"w{writer}", n=n))
@@ -414,7 +414,9 @@ def write_in_thread(store: JSONStore, writer: int, errors: list[BaseException]) 
         errors.append(exc)
 
 
-def read_in_thread(store: JSONStore, done: threading.Event, errors: list[BaseException]) -> None:
+def read_in_thread(
+    store: JSONStateStore, done: threading.Event, errors: list[BaseException]
+) -> None:
     try:
         while not done.is_set():
             for workflow_id in THREAD_IDS:
@@ -426,7 +428,7 @@ def read_in_thread(store: JSONStore, done: threading.Event, errors: list[BaseExc
         errors.append(exc)
 
 
-def test_concurrent_threads_never_tear_a_file(store: JSONStore, directory: Path) -> None:
+def test_concurrent_threads_never_tear_a_file(store: JSONStateStore, directory: Path) -> None:
     errors: list[BaseException] = []
     done = threading.Event()
     writers = [threading.Thread(target=write_in_thread, args=(store, i, errors)) for i in range(8)]
@@ -453,11 +455,11 @@ WRITER_PROCESS = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from wfstored.storage.files.state_store import JSONStore
+    from wfstored.storage.files.state_store import JSONStateStore
     from wfstore.domain import ExecutionContext, StepState
 
     directory, writer, go = sys.argv[1], sys.argv[2], Path(sys.argv[3])
-    store = JSONStore(directory)
+    store = JSONStateStore(directory)
     deadline = time.monotonic() + 20
     while not go.exists() and time.monotonic() < deadline:
         time.sleep(0.005)
@@ -476,7 +478,7 @@ WRITER_PROCESS = textwrap.dedent(
 )
 
 
-def test_concurrent_processes_never_tear_a_file(store: JSONStore, tmp_path: Path) -> None:
+def test_concurrent_processes_never_tear_a_file(store: JSONStateStore, tmp_path: Path) -> None:
     directory = tmp_path / "data" / "state"
     go = tmp_path / "go"
     processes = [
@@ -512,7 +514,7 @@ def test_concurrent_processes_never_tear_a_file(store: JSONStore, tmp_path: Path
 # --- Close --------------------------------------------------------------------------------------
 
 
-def test_close_is_idempotent_and_final(store: JSONStore, directory: Path) -> None:
+def test_close_is_idempotent_and_final(store: JSONStateStore, directory: Path) -> None:
     store.save(make_state("kept"))
     store.close()
     store.close()
@@ -527,13 +529,13 @@ def test_close_is_idempotent_and_final(store: JSONStore, directory: Path) -> Non
     for call in calls:
         with pytest.raises(StoreClosedError):
             call()
-    assert JSONStore(directory).load("kept") == make_state("kept")
+    assert JSONStateStore(directory).load("kept") == make_state("kept")
 
 
 # --- Paging -------------------------------------------------------------------------------------
 
 
-def test_paging_walks_every_id_once(store: JSONStore) -> None:
+def test_paging_walks_every_id_once(store: JSONStateStore) -> None:
     ids = [f"id-{i:02d}" for i in range(25)]
     for workflow_id in reversed(ids):
         store.save(make_state(workflow_id))
@@ -549,7 +551,7 @@ def test_paging_walks_every_id_once(store: JSONStore) -> None:
     assert [i for items in pages for i in items] == ids == store.list()
 
 
-def test_exact_last_page_has_no_next_token(store: JSONStore) -> None:
+def test_exact_last_page_has_no_next_token(store: JSONStateStore) -> None:
     for i in range(4):
         store.save(make_state(f"id-{i}"))
     first = store.list_page(2)
@@ -559,7 +561,7 @@ def test_exact_last_page_has_no_next_token(store: JSONStore) -> None:
     assert second.next_page_token == ""
 
 
-def test_paging_resumes_after_a_deleted_id(store: JSONStore) -> None:
+def test_paging_resumes_after_a_deleted_id(store: JSONStateStore) -> None:
     for i in range(6):
         store.save(make_state(f"id-{i}"))
     first = store.list_page(3)
@@ -572,7 +574,7 @@ def test_paging_resumes_after_a_deleted_id(store: JSONStore) -> None:
     assert rest.next_page_token == ""
 
 
-def test_page_size_default_and_cap(store: JSONStore, directory: Path) -> None:
+def test_page_size_default_and_cap(store: JSONStateStore, directory: Path) -> None:
     directory.mkdir(parents=True)
     for i in range(10_001):
         (directory / f"n{i:05d}.json").touch()
@@ -587,14 +589,14 @@ def test_page_size_default_and_cap(store: JSONStore, directory: Path) -> None:
     assert last.next_page_token == ""
 
 
-def test_empty_store_has_one_empty_page(store: JSONStore) -> None:
+def test_empty_store_has_one_empty_page(store: JSONStateStore) -> None:
     page = store.list_page()
     assert page.items == []
     assert page.next_page_token == ""
 
 
 @pytest.mark.parametrize("page_size", [-1, True, 1.5, "10", 2**31])
-def test_bad_page_sizes_are_rejected(store: JSONStore, page_size: object) -> None:
+def test_bad_page_sizes_are_rejected(store: JSONStateStore, page_size: object) -> None:
     with pytest.raises(InvalidArgumentError, match="page_size"):
         store.list_page(page_size)  # type: ignore[arg-type]
 
@@ -610,13 +612,13 @@ def test_bad_page_sizes_are_rejected(store: JSONStore, page_size: object) -> Non
         encode_page_token({"before": "id-1"}, "state"),
     ],
 )
-def test_bad_page_tokens_are_rejected(store: JSONStore, token: str) -> None:
+def test_bad_page_tokens_are_rejected(store: JSONStateStore, token: str) -> None:
     store.save(make_state("id-1"))
     with pytest.raises(InvalidArgumentError, match="page_token"):
         store.list_page(10, token)
 
 
-def test_non_string_page_token_is_rejected(store: JSONStore) -> None:
+def test_non_string_page_token_is_rejected(store: JSONStateStore) -> None:
     with pytest.raises(InvalidArgumentError, match="page_token"):
         store.list_page(10, None)  # type: ignore[arg-type]
 
@@ -625,7 +627,7 @@ def test_non_string_page_token_is_rejected(store: JSONStore) -> None:
 
 
 def test_invalid_state_is_rejected_before_anything_is_written(
-    store: JSONStore, directory: Path
+    store: JSONStateStore, directory: Path
 ) -> None:
     with pytest.raises(InvalidArgumentError):
         store.save(ExecutionContext(workflow_id="ok", inputs={"x": float("nan")}))
@@ -636,7 +638,7 @@ def test_invalid_state_is_rejected_before_anything_is_written(
     assert not (directory / "ok.json").exists()
 
 
-def test_saved_file_is_what_awf_reads(store: JSONStore, directory: Path) -> None:
+def test_saved_file_is_what_awf_reads(store: JSONStateStore, directory: Path) -> None:
     state = make_state("awf", n=9)
     store.save(state)
     assert decode_state((directory / "awf.json").read_bytes(), "awf") == state
@@ -644,7 +646,7 @@ def test_saved_file_is_what_awf_reads(store: JSONStore, directory: Path) -> None
 
 def test_listing_cache_follows_every_change_to_the_directory(tmp_path: Path) -> None:
     directory = tmp_path / "state"
-    store = JSONStore(directory)
+    store = JSONStateStore(directory)
     for n in range(5):
         store.save(ExecutionContext(workflow_id=f"id-{n}"))
     settled = time.time() - 60
@@ -659,7 +661,7 @@ def test_listing_cache_follows_every_change_to_the_directory(tmp_path: Path) -> 
     assert [i for p in _pages(store) for i in p] == store.list()
 
 
-def _pages(store: JSONStore) -> list[list[str]]:
+def _pages(store: JSONStateStore) -> list[list[str]]:
     pages = [store.list_page(page_size=2)]
     while pages[-1].next_page_token:
         pages.append(store.list_page(page_size=2, page_token=pages[-1].next_page_token))
@@ -668,7 +670,7 @@ def _pages(store: JSONStore) -> list[list[str]]:
 
 def test_listing_skips_files_whose_names_are_not_valid_ids(tmp_path: Path) -> None:
     directory = tmp_path / "state"
-    store = JSONStore(directory)
+    store = JSONStateStore(directory)
     store.save(ExecutionContext(workflow_id="ok"))
     for bad in ["..json", "...json", ".json", "tab\there.json", "del\x7f.json", "a\\b.json"]:
         (directory / bad).write_bytes(b"{}")
