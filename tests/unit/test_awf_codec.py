@@ -18,7 +18,8 @@ from wfstore.domain import (
 )
 from wfstore.errors import DataCorruptedError
 from wfstore.timestamps import Timestamp
-from wfstored.storage.files.awf_codec import decode_state, encode_state, format_go_float
+from wfstored.storage.files.awf_codec import decode_state, encode_state
+from wfstored.storage.files.go_json import format_go_float
 
 FIXTURES = Path(__file__).parents[2].parent / "shared" / "fixtures" / "awf-go-state"
 WID = "wf-1"

@@ -25,6 +25,7 @@ _TIME_TEXT: Final = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})\.([0-9]{9})Z"
 )
 _MIN_NANOS: Final = to_unix_nanos(datetime(1, 1, 1, tzinfo=UTC))
+_MICROSECOND: Final = timedelta(microseconds=1)
 
 
 def format_time(value: datetime) -> str:
@@ -66,5 +67,4 @@ def cutoff_text(now: datetime, older_than: timedelta) -> str | None:
 
 
 def _timedelta_nanos(value: timedelta) -> int:
-    micros = (value.days * 86_400 + value.seconds) * 1_000_000 + value.microseconds
-    return micros * NANOS_PER_MICRO
+    return value // _MICROSECOND * NANOS_PER_MICRO
