@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import pickle
 import subprocess
 import sys
@@ -83,3 +84,45 @@ def test_errors_subclass_the_matching_builtins() -> None:
     assert issubclass(wfstore.InvalidArgumentError, ValueError)
     assert issubclass(wfstore.DeadlineExceededError, TimeoutError)
     assert issubclass(wfstore.UnavailableError, ConnectionError)
+
+
+KERNEL = {
+    "domain": ["ConversationState", "ExecutionContext", "ExecutionRecord", "ExecutionStatus",
+               "HistoryFilter", "HistoryStats", "JSONValue", "LoopContext", "Page", "StepState",
+               "Turn"],
+    "errors": ["AlreadyExistsError", "DataCorruptedError", "DeadlineExceededError",
+               "InvalidArgumentError", "ResourceExhaustedError", "StoreClosedError",
+               "StoreError", "UnauthenticatedError", "UnavailableError"],
+    "ids": ["MAX_ID_BYTES", "check_record_id", "check_workflow_id", "utf8_bytes"],
+    "ports": ["HistoryStore", "StateStore"],
+    "status": ["error_for_status", "status_for_error"],
+    "timestamps": ["NANOS_PER_MICRO", "NANOS_PER_SECOND", "Timestamp", "from_unix_nanos",
+                   "to_unix_nanos", "utc_now", "with_nanosecond"],
+    "transport": ["TOKEN_PATTERN", "is_loopback_host"],
+    "validation": ["INT32_RANGE", "INT64_RANGE", "MAX_BATCH_RECORDS", "MAX_ID_BYTES",
+                   "MAX_JSON_DEPTH", "MAX_LOOP_DEPTH", "MAX_SAFE_INTEGER", "NestedValueError",
+                   "check_context", "check_datetime", "check_duration", "check_filter",
+                   "check_json", "check_page_size", "check_record", "check_record_id",
+                   "check_records", "check_workflow_id", "filter_or_default", "normalize_json"],
+    "wire": ["context_from_proto", "context_to_proto", "duration_from_proto", "duration_to_proto",
+             "filter_from_proto", "filter_to_proto", "record_from_proto", "record_to_proto",
+             "stats_from_proto", "stats_to_proto"],
+}  # fmt: skip
+"""The kernel the client and the daemon share: public modules, stable within the distribution."""
+
+
+@pytest.mark.parametrize("module", sorted(KERNEL))
+def test_the_shared_kernel_is_public_and_pinned(module: str) -> None:
+    kernel = importlib.import_module(f"wfstore.{module}")
+    assert kernel.__all__ == KERNEL[module]
+    assert kernel.__doc__ is not None
+    for name in kernel.__all__:
+        assert getattr(kernel, name) is not None
+
+
+def test_the_embedded_adapters_load_no_grpc() -> None:
+    code = (
+        "import sys, wfstored; wfstored.SQLiteHistoryStore; wfstored.JSONStateStore; "
+        "sys.exit('grpc' in sys.modules)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], check=False, timeout=60).returncode == 0
