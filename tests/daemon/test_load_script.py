@@ -10,12 +10,14 @@ from pathlib import Path
 _VERIFIED = re.compile(
     r"verified (\d+) states and ([\d,]+) acknowledged records \(([\d,]+) stored\): 0 problems"
 )
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "load_test.py"
+ROOT = Path(__file__).resolve().parents[2]
+LOAD = [sys.executable, "-m", "scripts.bench", "load"]  # run from ROOT
 
 
 def test_a_short_load_run_has_no_errors_and_verifies_every_write() -> None:
     run = subprocess.run(
-        [sys.executable, str(SCRIPT), "--seconds", "2", "--clients", "4", "--processes", "2"],
+        [*LOAD, "--seconds", "2", "--clients", "4", "--processes", "2"],
+        cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=50,

@@ -16,7 +16,8 @@ moment, restarts it on the same directory and verifies:
 A round may stop the daemon with SIGTERM instead: then it must exit 0, and the clients' calls
 may only fail with UNAVAILABLE (the daemon refusing new calls while in-flight ones finish).
 
-Used by ``tests/faults/test_kill9.py`` (20 rounds) and ``scripts/soak.py`` (hundreds).
+Used by ``tests/faults/test_kill9.py`` (20 rounds) and ``python -m scripts.bench soak``
+(hundreds).
 """
 
 from __future__ import annotations

@@ -12,17 +12,16 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from bench_payloads import LIST_NAME, STATE_IDS, make_record, make_state, record_row, state_bytes
 from wfstore import Client, HistoryFilter, HistoryStore, StateStore
 from wfstored import JSONStore, SQLiteHistoryStore
+from wfstored.storage.shared.history_schema import insert_statement
+from wfstored.storage.shared.record_rows import record_row
+
+from scripts.bench._payloads import LIST_NAME, STATE_IDS, make_record, make_state, state_bytes
 
 GRPC_IMPLS = ("ceiling", "wfstored")
 """Implementations reached through ``wfstore.Client``."""
-PG_INSERT = (
-    "INSERT INTO executions (id, workflow_id, workflow_name, status, exit_code, started_at,"
-    " completed_at, duration_ms, error_message) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
-    " ON CONFLICT (id) DO NOTHING"
-)
+PG_INSERT = insert_statement("%s")
 """The peer's insert: the same row and conflict rule as wfstored's SQLite insert."""
 CLEANUP_AGE = timedelta(days=365)
 """The Cleanup cell's ``older_than``: older than any seeded record, so it deletes nothing."""

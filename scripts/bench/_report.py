@@ -6,7 +6,7 @@ import statistics
 from collections.abc import Sequence
 from typing import Any
 
-from bench_plan import PEERS_OF, CellRuns
+from scripts.bench._plan import PEERS_OF, CellRuns
 
 OP_ORDER = (
     "Save",

@@ -12,11 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from bench_driver import ClientPool, RunResult
-from bench_ops import CellSpec
-from bench_payloads import StateFileWriter
-from bench_peers import Peer
-from bench_servers import Server
+from scripts.bench._driver import ClientPool, RunResult
+from scripts.bench._ops import CellSpec
+from scripts.bench._payloads import StateFileWriter
+from scripts.bench._peers import Peer
+from scripts.bench._servers import Server
 
 STATE_OPS = ("Load", "List", "Save", "Delete")
 HISTORY_OPS = ("HistoryList", "GetStats", "Record", "Cleanup")

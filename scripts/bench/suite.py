@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Measure every wfstored RPC side by side with its ceiling, the embedded adapters and peers.
 
 One command, one machine, one go: a no-op "ceiling" server built with wfstored's own server
@@ -7,9 +6,11 @@ setup, wfstored itself (TCP and Unix socket, concurrency 1, 8 and 64), the embed
 rows, 100k state files). Every cell runs several times, round-robin. Writes
 ``docs/bench/latest.md``, ``latest.json`` and ``throughput.png`` and prints the table.
 
-    python scripts/bench.py            # full: under 10 minutes
-    python scripts/bench.py --quick    # quick: under 2 minutes
-    python scripts/bench.py --report docs/bench/latest.json   # redraw from saved results
+    python -m scripts.bench            # full: under 10 minutes
+    python -m scripts.bench --quick    # quick: under 2 minutes
+    python -m scripts.bench --report docs/bench/latest.json   # redraw from saved results
+
+(``python -m scripts.bench run ...`` is the same.)
 
 Progress goes to stderr. See docs/benchmarks.md.
 """
@@ -26,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import asdict
 from pathlib import Path
@@ -34,18 +35,20 @@ from types import FrameType
 from typing import Any
 
 import grpc
-from bench_chart import render_chart
-from bench_data import seed_data_dir
-from bench_driver import ClientPool
-from bench_ops import record_batch_available
-from bench_payloads import state_bytes
-from bench_peers import Peer, start_postgres, start_redis
-from bench_plan import FULL, QUICK, Mode, Targets, build_plan, run_rounds
-from bench_report import Doc, render_markdown, summarize
-from bench_scale_phase import run_scale_phase
-from bench_servers import start_ceiling, start_wfstored
 
-OUT_DIR = Path(__file__).resolve().parent.parent / "docs" / "bench"
+from scripts.bench._chart import render_chart
+from scripts.bench._data import seed_data_dir
+from scripts.bench._driver import ClientPool
+from scripts.bench._ops import record_batch_available
+from scripts.bench._payloads import state_bytes
+from scripts.bench._peers import Peer, start_postgres, start_redis
+from scripts.bench._plan import FULL, QUICK, Mode, Targets, build_plan, run_rounds
+from scripts.bench._report import Doc, render_markdown, summarize
+from scripts.bench._scale_phase import run_scale_phase
+from scripts.bench._servers import REPO_ROOT, start_ceiling, start_wfstored
+
+OUT_DIR = REPO_ROOT / "docs" / "bench"
+"""Where the results go unless ``--out`` says otherwise."""
 
 
 _STARTED = time.monotonic()
@@ -166,9 +169,9 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     """Run the benchmark (or redraw a saved one) and print the markdown table."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short cells, smaller scale")
     parser.add_argument("--processes", type=int, default=4, help="client processes (max)")
     parser.add_argument("--no-peers", action="store_true", help="skip Redis and PostgreSQL")

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Load test: 64 clients mixing all eight RPCs against one wfstored, then verify every write.
 
 Starts wfstored on loopback over a fresh data directory, runs ``--clients`` client threads
@@ -8,8 +7,8 @@ checks that every acknowledged record and every final state is stored, first on 
 daemon and again after a restart on the same data directory. Exits 1 if any call failed or
 any acknowledged write is missing.
 
-    python scripts/load_test.py                      # 64 clients, 60 s, TCP
-    python scripts/load_test.py --seconds 10 --transport unix
+    python -m scripts.bench load                      # 64 clients, 60 s, TCP
+    python -m scripts.bench load --seconds 10 --transport unix
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
@@ -28,9 +28,8 @@ from typing import Self
 
 from wfstore import Client, HistoryFilter
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_servers import Server, start_wfstored
-from load_worker import RPCS, SHARED_IDS, WORKFLOW_NAME, ThreadResult, run_process
+from scripts.bench._load_worker import RPCS, SHARED_IDS, WORKFLOW_NAME, ThreadResult, run_process
+from scripts.bench._servers import Server, start_wfstored
 
 
 class _RssSampler:
@@ -128,14 +127,14 @@ def _verify(client: Client, results: list[ThreadResult]) -> list[str]:
     return problems
 
 
-def main() -> int:
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     """Run the load, print the report, verify, and return the exit code."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--clients", type=int, default=64)
     parser.add_argument("--processes", type=int, default=4)
     parser.add_argument("--transport", choices=("tcp", "unix"), default="tcp")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="wfs-load-", dir="/tmp"))
     server = start_wfstored(tmp / "data", tmp / "wfstored.sock", tmp / "wfstored.log")
     try:

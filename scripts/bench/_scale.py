@@ -17,10 +17,12 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 
-from bench_data import bulk_insert_history, write_state_files
-from bench_payloads import LIST_NAME, RUN_NOW, STATE_IDS, Row, history_rows, make_state
 from wfstore import HistoryFilter, HistoryStore, StateStore
 from wfstored import JSONStore
+from wfstored.storage.shared.record_rows import Row
+
+from scripts.bench._data import bulk_insert_history, write_state_files
+from scripts.bench._payloads import LIST_NAME, RUN_NOW, STATE_IDS, history_rows, make_state
 
 HOT_NAMES = (LIST_NAME, "build", "test", "lint", "release")
 """The five hot workflow names, with 26, 16, 12, 9 and 7 % of the runs (70 % together)."""

@@ -1,12 +1,14 @@
-#!/usr/bin/env python3
 """Soak: SIGKILL wfstored under load hundreds of times on one data directory, verifying each time.
 
 The same kill-and-verify loop as ``tests/faults/test_kill9.py`` (see
-``tests/faults/kill_driver.py``), for as many rounds as asked: every round loads the daemon
+``tests/support/kill_driver.py``), for as many rounds as asked: every round loads the daemon
 with Saves and Records, kills it at a random moment, restarts it on the same directory and
 checks every write acknowledged so far (in all rounds). Stops at the first problem.
 
-    python scripts/soak.py --kills 300
+    python -m scripts.bench soak --kills 300
+
+Run it from the repository root (or with the root on ``PYTHONPATH``): the kill driver is
+imported from the tests, as ``tests.support.kill_driver``.
 """
 
 from __future__ import annotations
@@ -16,19 +18,18 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "faults"))
 from tests.support.kill_driver import KillLoop
 
 
-def main() -> int:
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     """Run the rounds, print progress and the summary; exit 1 on the first problem."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument("--kills", type=int, default=300, help="rounds of load, kill, restart")
     parser.add_argument("--seed", type=int, default=1)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="wfs-soak-", dir="/tmp"))
     loop = KillLoop(tmp / "data", seed=args.seed)
     saves = records = 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -11,8 +10,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-_SERVING = re.compile(r"serving on (?P<addresses>.+?) \(data ")
-_CEILING = Path(__file__).resolve().parent / "bench_ceiling.py"
+from wfstored.daemon.serving_line import SERVING_LINE, addresses_of
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+"""The repository root: the working directory of the ``python -m scripts.bench...`` children."""
 
 
 def process_cpu_seconds(pid: int) -> float:
@@ -67,19 +68,18 @@ def terminate(process: subprocess.Popen[bytes], timeout: float = 15) -> None:
             process.wait()
 
 
-def _start(name: str, command: list[str], log: Path, sock: Path) -> Server:
-    """Run ``command`` with stderr to ``log`` and wait for its "serving on" line."""
+def _start(name: str, command: list[str], log: Path, sock: Path, cwd: Path | None = None) -> Server:
+    """Run ``command`` (in ``cwd``) with stderr to ``log`` and wait for its ready line."""
     with log.open("wb") as sink:
         # A session of its own: Ctrl-C reaches the benchmark only, which stops servers itself.
         process = subprocess.Popen(
-            command, stdout=subprocess.DEVNULL, stderr=sink, start_new_session=True
+            command, stdout=subprocess.DEVNULL, stderr=sink, start_new_session=True, cwd=cwd
         )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and process.poll() is None:
-        match = _SERVING.search(log.read_text(errors="replace"))
+        match = SERVING_LINE.search(log.read_text(errors="replace"))
         if match:
-            addresses = match["addresses"].split(", ")
-            tcp = next(a for a in addresses if not a.startswith("unix:"))
+            tcp = next(a for a in addresses_of(match) if not a.startswith("unix:"))
             return Server(name, process, tcp, f"unix://{sock}", log)
         time.sleep(0.05)
     process.kill()
@@ -95,6 +95,7 @@ def start_wfstored(data_dir: Path, sock: Path, log: Path, *extra: str) -> Server
 
 
 def start_ceiling(sock: Path, log: Path) -> Server:
-    """Start the no-op ceiling server on 127.0.0.1:0 and ``unix://sock``."""
+    """Start the no-op ceiling server (``scripts.bench._ceiling``) on 127.0.0.1:0 and ``sock``."""
     listen = ["--listen", "127.0.0.1:0", "--listen", f"unix://{sock}"]
-    return _start("ceiling", [sys.executable, str(_CEILING), *listen], log, sock)
+    command = [sys.executable, "-m", "scripts.bench._ceiling", *listen]
+    return _start("ceiling", command, log, sock, cwd=REPO_ROOT)

@@ -8,18 +8,20 @@ from datetime import datetime
 from itertools import islice
 from pathlib import Path
 
-from bench_payloads import (
+from wfstored import SQLiteHistoryStore
+from wfstored.storage.shared.history_schema import insert_statement
+from wfstored.storage.shared.record_rows import Row
+
+from scripts.bench._payloads import (
     LIST_NAME,
     RUN_NOW,
     SEED_NAMES,
     STATE_IDS,
-    Row,
     StateFileWriter,
     history_rows,
 )
-from wfstored import SQLiteHistoryStore
 
-_INSERT = "INSERT INTO executions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT = insert_statement("?", skip_existing=False)  # a fresh table: no conflicts
 _CHUNK = 50_000
 
 

@@ -1,25 +1,23 @@
-#!/usr/bin/env python3
 """Time a Save+Load round trip and a Record, embedded and through a real wfstored.
 
 Starts wfstored on a temporary data directory (TCP loopback and a Unix socket), runs each
 operation ``--calls`` times one after the other, and prints a markdown table of the median and
 p99 latency per operation and transport, with the ratio to the embedded adapters.
 
-    python scripts/bench_roundtrip.py --calls 1000
+    python -m scripts.bench roundtrip --calls 1000
 """
 
 from __future__ import annotations
 
 import argparse
 import platform
-import re
 import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -33,11 +31,10 @@ from wfstore import (
     StepState,
 )
 from wfstored import JSONStore, SQLiteHistoryStore
+from wfstored.daemon.serving_line import SERVING_LINE, addresses_of
 
-_SERVING = re.compile(r"serving on (?P<addresses>.+?) \(data ")
 
-
-def _state(workflow_id: str) -> ExecutionContext:
+def sample_state(workflow_id: str) -> ExecutionContext:
     """Return a state of realistic size (about 4 KiB on disk): inputs, two steps, env."""
     now = datetime.now(UTC)
     steps = {
@@ -79,7 +76,7 @@ def _time_calls(calls: int, operation: Callable[[int], None]) -> list[float]:
 def _measure(
     calls: int, state: StateStore, history: HistoryStore, tag: str
 ) -> dict[str, list[float]]:
-    base = _state("bench")
+    base = sample_state("bench")
     now = datetime.now(UTC)
 
     def save_load(n: int) -> None:
@@ -113,20 +110,20 @@ def _start_daemon(data: Path, sock: Path) -> tuple[subprocess.Popen[bytes], str]
         )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and process.poll() is None:
-        match = _SERVING.search(log.read_text())
+        match = SERVING_LINE.search(log.read_text())
         if match:
-            tcp = next(a for a in match["addresses"].split(", ") if not a.startswith("unix:"))
+            tcp = next(a for a in addresses_of(match) if not a.startswith("unix:"))
             return process, tcp
         time.sleep(0.05)
     process.kill()
     raise SystemExit(f"wfstored did not start:\n{log.read_text()}")
 
 
-def main() -> int:
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     """Run the benchmark and print the table."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=1000, help="timed calls per cell")
-    calls = parser.parse_args().calls
+    calls = parser.parse_args(argv).calls
     results: dict[tuple[str, str], list[float]] = {}
     with tempfile.TemporaryDirectory(prefix="wfs-bench-", dir="/tmp") as tmp:
         root = Path(tmp)

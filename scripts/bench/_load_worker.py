@@ -10,17 +10,14 @@ what was acknowledged, for the load test to verify afterwards.
 from __future__ import annotations
 
 import random
-import sys
 import threading
 import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from wfstore import Client, ExecutionContext, ExecutionRecord, HistoryFilter, StoreError
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_payloads import make_state
+from scripts.bench._payloads import make_state
 
 RPCS = (
     "StateService.Save",

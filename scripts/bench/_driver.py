@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
-from bench_ops import CellSpec, Operation, Resources, build_operation
-from bench_servers import process_cpu_seconds
+from scripts.bench._ops import CellSpec, Operation, Resources, build_operation
+from scripts.bench._servers import process_cpu_seconds
 
 _START_DELAY = 0.01
 

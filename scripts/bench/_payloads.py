@@ -14,7 +14,9 @@ from pathlib import Path
 
 from wfstore import ExecutionContext, ExecutionRecord, ExecutionStatus, HistoryStats, StepState
 from wfstored.storage.files.awf_codec import encode_state
-from wfstored.storage.sqlite.history_store import format_time
+from wfstored.storage.shared.history_schema import COLUMN_NAMES
+from wfstored.storage.shared.record_rows import Row
+from wfstored.storage.shared.time_text import format_time
 
 STATE_IDS = tuple(f"state-{k:03d}" for k in range(100))
 """The ids stored in every state directory: Load, Save and List work on these."""
@@ -26,10 +28,8 @@ FIXED_NOW = datetime(2025, 6, 2, 12, 0, 0, tzinfo=UTC)
 """The instant the state payload is stamped with, so its bytes never change."""
 RUN_NOW = datetime.now(UTC).replace(microsecond=0)
 """When this process started: records are stamped a little before it (Cleanup keeps them)."""
-ROW_COLUMNS = 9
+ROW_COLUMNS = len(COLUMN_NAMES)
 """How many columns a history row has (the daemon's ``executions`` table)."""
-
-Row = tuple[str, str, str, str, int, str | None, str, int, str]
 
 _OUTPUT_LINE = (
     "ok   github.com/acme/widgets/pkg/{name}\t0.{n:03d}s\tcoverage: 8{n}.1% of statements\n"
@@ -138,24 +138,6 @@ def make_record(record_id: str, workflow_name: str = "recorded") -> ExecutionRec
         completed_at=completed,
         duration_ms=93412,
         error_message="",
-    )
-
-
-def record_row(record: ExecutionRecord) -> Row:
-    """Return ``record`` as the daemon stores it: one row of its ``executions`` table."""
-    completed = record.completed_at
-    if completed is None:
-        raise ValueError("a record needs completed_at")
-    return (
-        record.id,
-        record.workflow_id,
-        record.workflow_name,
-        record.status,
-        record.exit_code,
-        None if record.started_at is None else format_time(record.started_at),
-        format_time(completed),
-        record.duration_ms,
-        record.error_message,
     )
 
 

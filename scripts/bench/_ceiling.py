@@ -1,15 +1,15 @@
-#!/usr/bin/env python3
 """The benchmark's ceiling: wfstored's own server, serving no-op stores with canned replies.
 
-Runs ``wfstored.rpc.server.start_server`` (same thread pool, options, servicers, health and
+Runs ``wfstored.rpc.start_server`` (same thread pool, options, servicers, health and
 reflection) on a StateStore and a HistoryStore that do no storage work: writes return at
 once, reads return canned values of the same size as what the benchmark's wfstored cells get
 back. What remains is gRPC, protobuf and the servicers' conversions: the limit wfstored
 could reach with free storage.
 
-    python scripts/bench_ceiling.py --listen 127.0.0.1:0 --listen unix:///tmp/ceiling.sock
+    python -m scripts.bench._ceiling --listen 127.0.0.1:0 --listen unix:///tmp/ceiling.sock
 
-Prints wfstored's "serving on ..." line to stderr and serves until SIGTERM or SIGINT.
+Logs a ready line in wfstored's form (``serving_line``, so ``SERVING_LINE`` finds it) to
+stderr and serves until SIGTERM or SIGINT. Started by the benchmark from the repository root.
 """
 
 from __future__ import annotations
@@ -22,14 +22,13 @@ import sys
 import threading
 from collections.abc import Sequence
 from datetime import timedelta
-from pathlib import Path
 
 from wfstore import ExecutionContext, ExecutionRecord, HistoryFilter, HistoryStats, Page
 from wfstored.daemon.config import parse_config
-from wfstored.rpc.server import start_server
+from wfstored.daemon.serving_line import serving_line
+from wfstored.rpc import RpcOptions, start_server
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_payloads import CANNED_STATS, STATE_IDS, canned_records, make_state
+from scripts.bench._payloads import CANNED_STATS, STATE_IDS, canned_records, make_state
 
 _log = logging.getLogger("wfstored")
 
@@ -115,19 +114,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     listen = [arg for address in args.listen for arg in ("--listen", address)]
     config = parse_config(listen, environ={})  # wfstored's defaults: workers, message limits
+    options = RpcOptions(
+        listen=config.listen,
+        workers=config.workers,
+        max_message_bytes=config.max_message_bytes,
+        socket_mode=config.socket_mode,
+    )
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    running = start_server(config, NullStateStore(), NullHistoryStore())
+    running = start_server(options, NullStateStore(), NullHistoryStore())
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    _log.info(
-        "ceiling serving on %s (data none, pid %d, %d workers)",
-        ", ".join(running.addresses),
-        os.getpid(),
-        config.workers,
-    )
+    stores = f"data none, {options.workers} workers"
+    _log.info("%s", serving_line("ceiling", running.addresses, stores, os.getpid()))
     while not stop.wait(0.2):
         pass
     running.stop(1.0)

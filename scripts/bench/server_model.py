@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Compare gRPC server models on a no-op StateService.Load with a realistic reply.
 
 Serves the same canned reply from a thread-pool server (8, 16 and 64 workers), from two
@@ -8,7 +7,7 @@ Serves the same canned reply from a thread-pool server (8, 16 and 64 workers), f
 min-max) and median p50 latency per model and concurrency; this is how wfstored's server model
 (one process, thread pool, 16 workers) was chosen.
 
-    python scripts/bench_server_model.py
+    python -m scripts.bench server-model
 """
 
 from __future__ import annotations
@@ -19,22 +18,24 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from concurrent import futures
-from pathlib import Path
 
 import grpc
-from wfstore.wire import context_to_proto
 from wfstore.v1 import state_pb2, state_pb2_grpc
+from wfstore.wire import context_to_proto
 
-sys.path.insert(0, str(Path(__file__).parent))
-from bench_roundtrip import _state
+from scripts.bench._servers import REPO_ROOT
+from scripts.bench.roundtrip import sample_state
 
 MODELS = ["sync8", "sync16", "sync64", "sync16x2", "aio"]
 PROCESSES = {"sync16x2": 2}
 """Models served by several processes on one port (each process runs the model's pool)."""
-REPLY = state_pb2.StateServiceLoadResponse(state=context_to_proto(_state("x")))
+REPLY = state_pb2.StateServiceLoadResponse(state=context_to_proto(sample_state("x")))
 OPTIONS = [("grpc.so_reuseport", 0)]
 SHARED_PORT_OPTIONS = [("grpc.so_reuseport", 1)]
+_MODULE = "scripts.bench.server_model"
+"""This module, as the servers run it: ``python -m`` from the repository root."""
 
 
 class _SyncLoad(state_pb2_grpc.StateServiceServicer):
@@ -107,13 +108,13 @@ async def _drive(port: int, concurrency: int, seconds: float) -> tuple[float, fl
             await channel.close()
 
 
-def main() -> int:
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     """Run every model at every concurrency, round-robin, and print the table."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=1.5)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--serve", nargs=2, metavar=("MODEL", "PORT"), help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.serve:
         _serve(args.serve[0], int(args.serve[1]))
         return 0
@@ -121,8 +122,10 @@ def main() -> int:
     for _ in range(args.repeats):
         for index, model in enumerate(MODELS):
             port = 47100 + index
-            command = [sys.executable, __file__, "--serve", model, str(port)]
-            servers = [subprocess.Popen(command) for _ in range(PROCESSES.get(model, 1))]
+            command = [sys.executable, "-m", _MODULE, "--serve", model, str(port)]
+            servers = [
+                subprocess.Popen(command, cwd=REPO_ROOT) for _ in range(PROCESSES.get(model, 1))
+            ]
             time.sleep(1.0)  # every process bound before the first connection
             try:
                 for concurrency in (1, 8, 64):

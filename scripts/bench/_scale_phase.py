@@ -10,14 +10,22 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench_driver import ClientPool
-from bench_ops import CellSpec
-from bench_plan import CellRuns, Mode, client_processes
-from bench_report import summarize
-from bench_scale import HOT_NAMES, Dataset, Timing, build_dataset, measure_cleanup, measure_queries
-from bench_servers import Server, start_wfstored
 from wfstore import Client
 from wfstored import JSONStore, SQLiteHistoryStore
+
+from scripts.bench._driver import ClientPool
+from scripts.bench._ops import CellSpec
+from scripts.bench._plan import CellRuns, Mode, client_processes
+from scripts.bench._report import summarize
+from scripts.bench._scale import (
+    HOT_NAMES,
+    Dataset,
+    Timing,
+    build_dataset,
+    measure_cleanup,
+    measure_queries,
+)
+from scripts.bench._servers import Server, start_wfstored
 
 SCALE_CONCURRENCY = 64
 SCALE_OPS = ("HistoryList", "GetStats", "Load")

@@ -19,20 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench_payloads import STATE_IDS, state_bytes
-from bench_servers import terminate
+from wfstored.storage.shared.history_schema import create_statements
 
-PG_SCHEMA = (
-    """CREATE TABLE executions (
-        id TEXT NOT NULL PRIMARY KEY, workflow_id TEXT NOT NULL, workflow_name TEXT NOT NULL,
-        status TEXT NOT NULL, exit_code INTEGER NOT NULL, started_at TEXT,
-        completed_at TEXT NOT NULL, duration_ms BIGINT NOT NULL, error_message TEXT NOT NULL)""",
-    "CREATE INDEX executions_by_time ON executions (completed_at, id, status, duration_ms)",
-    """CREATE INDEX executions_by_name
-        ON executions (workflow_name, completed_at, id, status, duration_ms)""",
-    "CREATE INDEX executions_by_status ON executions (status, completed_at, id, duration_ms)",
-    """CREATE INDEX executions_by_name_status
-        ON executions (workflow_name, status, completed_at, id, duration_ms)""",
+from scripts.bench._payloads import STATE_IDS, state_bytes
+from scripts.bench._servers import terminate
+
+PG_SCHEMA = create_statements(
+    {"text": "TEXT", "int32": "INTEGER", "int64": "BIGINT"}, if_not_exists=False
 )
 """The PostgreSQL twin of wfstored's ``executions`` table: same columns, same four indexes."""
 

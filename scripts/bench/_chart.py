@@ -6,8 +6,8 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from bench_plan import PEERS_OF
-from bench_report import OP_ORDER, Doc, group_of, throughputs
+from scripts.bench._plan import PEERS_OF
+from scripts.bench._report import OP_ORDER, Doc, group_of, throughputs
 
 
 def _chart_cell(
