@@ -81,19 +81,23 @@ class NullHistoryStore:
         """Do nothing."""
         del records
 
-    def list(self, history_filter: HistoryFilter) -> list[ExecutionRecord]:
+    def list(self, history_filter: HistoryFilter | None = None) -> list[ExecutionRecord]:
         """Return ``limit`` (0: 20) canned records."""
-        return self._records[: history_filter.limit or 20]
+        return self._records[: (history_filter or HistoryFilter()).limit or 20]
 
     def list_page(
-        self, history_filter: HistoryFilter, page_size: int = 0, page_token: str = ""
+        self,
+        history_filter: HistoryFilter | None = None,
+        page_size: int = 0,
+        page_token: str = "",
     ) -> Page[ExecutionRecord]:
         """Return as many canned records as wfstored's first page would hold."""
         del page_token
-        count = min(history_filter.limit or 20, page_size or 100, len(self._records))
+        limit = (history_filter or HistoryFilter()).limit or 20
+        count = min(limit, page_size or 100, len(self._records))
         return Page(items=self._records[:count])
 
-    def get_stats(self, history_filter: HistoryFilter) -> HistoryStats:
+    def get_stats(self, history_filter: HistoryFilter | None = None) -> HistoryStats:
         """Return canned stats."""
         del history_filter
         return CANNED_STATS
