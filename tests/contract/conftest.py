@@ -7,7 +7,7 @@ suite then also proves that protection changes no behaviour.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +22,9 @@ from tests.support.async_bridge import Blocking, LoopThread
 from tests.support.daemon import Daemon, start_daemon, write_tls_files, write_token_file
 
 IMPLEMENTATIONS = ["embedded", "daemon-tcp", "daemon-unix", "daemon-aio", "daemon-tls-token"]
+"""Every implementation of both ports, on the default backends (JSON files and SQLite)."""
+HISTORY_IMPLEMENTATIONS = [*IMPLEMENTATIONS, "postgres-embedded", "postgres-daemon"]
+"""The history store also runs on PostgreSQL, embedded and through the daemon."""
 _TOKEN = secrets.token_urlsafe(32)
 
 
@@ -39,12 +42,15 @@ class HistoryTarget:
     """A history store under test and the database file behind it."""
 
     store: HistoryStore
-    db_path: Path
+    db_path: Path | None
+    """The SQLite file behind the store; None on PostgreSQL."""
     daemon: Daemon | None
 
 
 @contextmanager
-def _daemon_client(implementation: str, tmp_path: Path) -> Iterator[tuple[Daemon, Any]]:
+def _daemon_client(
+    implementation: str, tmp_path: Path, extra: Sequence[str] = ()
+) -> Iterator[tuple[Daemon, Any]]:
     """A fresh daemon and a client: blocking over ``tcp`` or ``unix``, or asyncio (``aio``).
 
     The asyncio client runs on a loop in another thread, behind a blocking facade, so the same
@@ -62,8 +68,9 @@ def _daemon_client(implementation: str, tmp_path: Path) -> Iterator[tuple[Daemon
         )
         transport = "tcp"
     else:
-        daemon = start_daemon(tmp_path / "data")
-        transport = implementation.removeprefix("daemon-")
+        daemon = start_daemon(tmp_path / "data", extra=extra)
+        transport = implementation.removeprefix("daemon-").removeprefix("postgres-daemon")
+        transport = transport or "tcp"
     try:
         if transport != "aio":
             with daemon.client(transport, timeout=10) as client:
@@ -102,7 +109,7 @@ def state_target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Sta
         yield StateTarget(client.state, daemon.data_dir / "state", daemon)
 
 
-@pytest.fixture(params=IMPLEMENTATIONS)
+@pytest.fixture(params=HISTORY_IMPLEMENTATIONS)
 def history_target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[HistoryTarget]:
     """A fresh, empty history store of each implementation."""
     if request.param == "embedded":
@@ -110,5 +117,17 @@ def history_target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[H
         yield HistoryTarget(store, tmp_path / "history.db", None)
         store.close()
         return
-    with _daemon_client(request.param, tmp_path) as (daemon, client):
-        yield HistoryTarget(client.history, daemon.data_dir / "history.db", daemon)
+    if request.param == "postgres-embedded":
+        url = request.getfixturevalue("postgres_url")  # skips without PostgreSQL
+        from wfstored.storage.postgres import PostgresHistoryStore  # noqa: PLC0415 (optional)
+
+        pg_store = PostgresHistoryStore(url)
+        yield HistoryTarget(pg_store, None, None)
+        pg_store.close()
+        return
+    extra: list[str] = []
+    if request.param == "postgres-daemon":
+        extra = ["--history-store", request.getfixturevalue("postgres_url")]
+    with _daemon_client(request.param, tmp_path, extra) as (daemon, client):
+        db_path = None if extra else daemon.data_dir / "history.db"
+        yield HistoryTarget(client.history, db_path, daemon)

@@ -74,9 +74,23 @@ def test_an_unknown_history_scheme_lists_the_known_ones() -> None:
     with pytest.raises(StoreURLError) as caught:
         parse_history_url("mysql://db/wf")
     assert str(caught.value) == (
-        "unknown history store scheme 'mysql' in 'mysql://db/wf' (known: sqlite: or a plain path)"
+        "unknown history store scheme 'mysql' in 'mysql://db/wf' (known: sqlite:, postgresql:, "
+        "postgres: or a plain path)"
     )
     assert isinstance(caught.value, ValueError)
+
+
+def test_a_database_url_is_handed_over_as_it_is_and_shown_without_its_password() -> None:
+    text = "postgresql://app:s3cret@db1,db2/wf?target_session_attrs=read-write"
+    url = parse_history_url(text)
+    assert (url.scheme, url.text) == ("postgresql", text)
+    assert url.shown() == "postgresql://app:***@db1,db2/wf?target_session_attrs=read-write"
+    assert parse_history_url("postgres://db/wf").scheme == "postgres"
+    with pytest.raises(StoreURLError, match="'postgresql'"):
+        parse_state_url("postgresql://db/wf")  # no PostgreSQL state store yet
+    with pytest.raises(StoreURLError) as caught:
+        parse_history_url("mysql://app:s3cret@db/wf")
+    assert "s3cret" not in str(caught.value)
 
 
 def test_the_factory_opens_working_stores(tmp_path: Path) -> None:

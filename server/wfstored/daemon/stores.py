@@ -13,7 +13,7 @@ from wfstore.errors import StoreError
 from wfstore.ports import HistoryStore, StateStore
 
 from wfstored.daemon.config import Config
-from wfstored.storage.factory import StoreURL, open_history_store, open_state_store
+from wfstored.storage.factory import StoreURL, StoreURLError, open_history_store, open_state_store
 from wfstored.storage.shared.private_files import make_private_dirs
 
 __all__ = ["StoreOpenError", "describe_stores", "open_stores"]
@@ -42,7 +42,7 @@ def describe_stores(config: Config) -> str:
     """Return where the stores live, for the ready line (``data DIR`` for the defaults)."""
     if config.state_store is None and config.history_store is None:
         return f"data {config.data_dir.resolve()}"
-    return f"state {config.state_url().text}, history {config.history_url().text}"
+    return f"state {config.state_url().shown()}, history {config.history_url().shown()}"
 
 
 def _prepare_data_dir(data_dir: Path) -> None:
@@ -86,8 +86,8 @@ def _reported(config: Config, named: StoreURL | None, kind: str, url: StoreURL) 
     """Turn a failure to open a store into one line naming the data directory or the URL."""
     try:
         yield
-    except (OSError, StoreError, sqlite3.Error) as exc:
+    except (OSError, StoreError, StoreURLError, sqlite3.Error) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         if named is None:
             raise StoreOpenError(f"cannot use data directory {config.data_dir}: {reason}") from None
-        raise StoreOpenError(f"cannot open {kind} store {url.text}: {reason}") from None
+        raise StoreOpenError(f"cannot open {kind} store {url.shown()}: {reason}") from None

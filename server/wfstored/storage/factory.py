@@ -9,12 +9,15 @@ History stores:
 
 - ``sqlite:///abs/history.db``, ``sqlite:rel/history.db`` or a plain path:
   :class:`SQLiteHistoryStore`, one SQLite database file.
+- ``postgresql://user@host[,host2]/db?...`` (or ``postgres://``): :class:`PostgresHistoryStore`,
+  a PostgreSQL database that any number of daemons share; the URL goes to libpq as it is
+  (needs ``wfstore[postgres]``; psycopg is imported only then).
 
-In a URL, ``///`` starts an absolute path (as in ``file:`` URLs; SQLAlchemy reads
-``sqlite:///x`` as relative, wfstore does not), ``//localhost/`` may name this machine, and the
-path is percent-decoded. Anything else (another host, a query, a fragment, an unknown scheme)
-is a :class:`StoreURLError` naming what is wrong. A backend is added by adding its scheme to
-the tables here; nothing else in the daemon changes.
+In a ``file:`` or ``sqlite:`` URL, ``///`` starts an absolute path (as in ``file:`` URLs;
+SQLAlchemy reads ``sqlite:///x`` as relative, wfstore does not), ``//localhost/`` may name this
+machine, and the path is percent-decoded. Anything else (another host, a query, a fragment,
+an unknown scheme) is a :class:`StoreURLError` naming what is wrong. A backend is added by
+adding its scheme to the tables here; nothing else in the daemon changes.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from wfstored.storage.sqlite.history_store import SQLiteHistoryStore
 
 __all__ = [
     "HISTORY_SCHEMES",
+    "SERVER_SCHEMES",
     "STATE_SCHEMES",
     "StoreURL",
     "StoreURLError",
@@ -51,11 +55,19 @@ class StoreURL:
     """A parsed store URL: the backend's scheme and where its data lives."""
 
     scheme: str
-    """The scheme, lower case (``file``, ``sqlite``)."""
+    """The scheme, lower case (``file``, ``sqlite``, ``postgresql``)."""
     path: Path
-    """The local path the URL names."""
+    """The local path a ``file:`` or ``sqlite:`` URL names (empty for a database server)."""
     text: str
-    """The URL as given, for messages."""
+    """The URL as given: what a database server's driver is handed."""
+
+    def shown(self) -> str:
+        """Return the URL for messages and logs, without a password."""
+        parts = urllib.parse.urlsplit(self.text)
+        if parts.password is None:
+            return self.text
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+        return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
 def _json_state_store(url: StoreURL) -> StateStore:
@@ -66,14 +78,28 @@ def _sqlite_history_store(url: StoreURL) -> HistoryStore:
     return SQLiteHistoryStore(url.path)
 
 
+def _postgres_history_store(url: StoreURL) -> HistoryStore:
+    try:
+        from wfstored.storage.postgres import PostgresHistoryStore  # noqa: PLC0415 (optional)
+    except ImportError as exc:
+        raise StoreURLError(
+            f"{url.shown()} needs the PostgreSQL driver: pip install 'wfstore[postgres]' ({exc})"
+        ) from None
+    return PostgresHistoryStore(url.text)
+
+
 STATE_SCHEMES: Final[Mapping[str, Callable[[StoreURL], StateStore]]] = {
     "file": _json_state_store,
 }
 """The state backends, by URL scheme; a plain path means the first."""
 HISTORY_SCHEMES: Final[Mapping[str, Callable[[StoreURL], HistoryStore]]] = {
     "sqlite": _sqlite_history_store,
+    "postgresql": _postgres_history_store,
+    "postgres": _postgres_history_store,
 }
 """The history backends, by URL scheme; a plain path means the first."""
+SERVER_SCHEMES: Final = frozenset({"postgresql", "postgres"})
+"""Schemes that name a database server: the URL is the driver's, not a local path."""
 
 
 def parse_state_url(text: str) -> StoreURL:
@@ -107,10 +133,13 @@ def _parse(kind: str, text: str, schemes: Mapping[str, object]) -> StoreURL:
     parts = urllib.parse.urlsplit(text)
     scheme = parts.scheme.lower()
     if scheme not in schemes:
+        shown = StoreURL(scheme, Path(), text).shown()
         raise StoreURLError(
-            f"unknown {kind} store scheme {parts.scheme!r} in {text!r} (known: {known} or a "
+            f"unknown {kind} store scheme {parts.scheme!r} in {shown!r} (known: {known} or a "
             "plain path)"
         )
+    if scheme in SERVER_SCHEMES:
+        return StoreURL(scheme=scheme, path=Path(), text=text)
     if parts.netloc not in {"", "localhost"}:
         raise StoreURLError(
             f"{kind} store URL {text!r} names host {parts.netloc!r}; {scheme}: URLs name a "

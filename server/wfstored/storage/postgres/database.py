@@ -1,0 +1,108 @@
+"""A pool of connections to one PostgreSQL database, shared by the stores that use it.
+
+Connections are checked before use and recycled after ``max_lifetime``; a transaction that
+fails with a serialization failure or a deadlock runs again, up to a few times; every other
+failure becomes a wfstore error (see :mod:`wfstored.storage.postgres.errors`). Opening waits
+for the first connection, so an unreachable database is one clear
+:class:`~wfstore.errors.UnavailableError` at start, not later.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import urllib.parse
+from collections.abc import Callable
+from typing import Final, TypeVar
+
+import psycopg
+import psycopg_pool
+from wfstore.errors import StoreClosedError, StoreError
+
+from wfstored.storage.postgres.errors import is_retryable, translate_postgres_error
+
+__all__ = ["DEFAULT_POOL_SIZE", "PostgresDatabase", "redact"]
+
+_log = logging.getLogger("wfstored.postgres")
+_T = TypeVar("_T")
+
+DEFAULT_POOL_SIZE: Final = 10
+"""Connections a store keeps at most."""
+_ATTEMPTS: Final = 5
+_MAX_LIFETIME_SECONDS: Final = 30 * 60.0
+
+
+def redact(url: str) -> str:
+    """Return ``url`` without its password, for messages and logs."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
+
+class PostgresDatabase:
+    """One database: a connection pool, transactions with retries, and error translation."""
+
+    def __init__(
+        self, url: str, *, pool_size: int = DEFAULT_POOL_SIZE, connect_timeout: float = 10.0
+    ) -> None:
+        """Open a pool on ``url`` and wait up to ``connect_timeout`` s for a connection.
+
+        Raises :class:`~wfstore.errors.UnavailableError` if none can be had by then.
+        """
+        self.name = redact(url)
+        """The URL without its password, as messages show it."""
+        self._closed = False
+        self._pool = psycopg_pool.ConnectionPool(
+            url,
+            min_size=1,
+            max_size=pool_size,
+            open=False,
+            check=psycopg_pool.ConnectionPool.check_connection,
+            max_lifetime=_MAX_LIFETIME_SECONDS,
+            timeout=connect_timeout,
+            name="wfstore",
+            kwargs={"connect_timeout": max(1, int(connect_timeout))},
+        )
+        try:
+            self._pool.open(wait=True, timeout=connect_timeout)
+        except (psycopg_pool.PoolTimeout, psycopg.Error) as exc:
+            self._pool.close()
+            raise translate_postgres_error(exc, self.name, "connecting") from None
+
+    def check_open(self) -> None:
+        """Raise :class:`StoreClosedError` once the database is closed."""
+        if self._closed:
+            raise StoreClosedError(f"the store on database {self.name} is closed")
+
+    def transaction(self, action: str, work: Callable[[psycopg.Connection], _T]) -> _T:
+        """Run ``work`` in one transaction; again on a serialization failure or deadlock."""
+        for attempt in range(1, _ATTEMPTS + 1):
+            self.check_open()
+            try:
+                with self._pool.connection() as conn, conn.transaction():
+                    return work(conn)
+            except StoreError:
+                raise
+            except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
+                if is_retryable(exc) and attempt < _ATTEMPTS:
+                    _log.info("%s on %s: %s; retrying", action, self.name, exc.__class__.__name__)
+                    time.sleep(0.005 * attempt)
+                    continue
+                raise translate_postgres_error(exc, self.name, action) from exc
+        raise AssertionError  # pragma: no cover (the last attempt returns or raises)
+
+    def fetch(self, action: str, sql: str, params: list[object]) -> list[tuple[object, ...]]:
+        """Run one query and return its rows."""
+
+        def query(conn: psycopg.Connection) -> list[tuple[object, ...]]:
+            return list(conn.execute(sql, params).fetchall())
+
+        return self.transaction(action, query)
+
+    def close(self) -> None:
+        """Close the pool; idempotent. Later calls raise :class:`StoreClosedError`."""
+        self._closed = True
+        self._pool.close()

@@ -1,0 +1,64 @@
+"""The SQL the PostgreSQL history store runs (the planner picks the index for each shape).
+
+:func:`list_query` and :func:`stats_query` are public so that tests can ``EXPLAIN`` exactly
+what the store runs.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from wfstore.domain import HistoryFilter
+
+from wfstored.storage.shared.history_queries import (
+    DURATION_LOW_BITS,
+    DURATION_LOW_MASK,
+    SUCCESS_STATUSES,
+    Position,
+    where_clause,
+)
+from wfstored.storage.shared.history_schema import SELECT_COLUMNS, TABLE, insert_statement
+
+__all__ = ["DELETE_OLDER", "INSERT", "SELECT_BY_ID", "list_query", "stats_query"]
+
+INSERT: Final = insert_statement("%s")
+"""Insert one row unless its id is stored already."""
+SELECT_BY_ID: Final = f"SELECT {SELECT_COLUMNS} FROM {TABLE} WHERE id = %s"  # noqa: S608 (constants)
+"""Read the row stored under an id."""
+DELETE_OLDER: Final = f"DELETE FROM {TABLE} WHERE completed_at < %s"  # noqa: S608 (constants)
+"""Delete the rows completed before a time."""
+_SUCCESSES: Final = ", ".join(f"'{status}'" for status in SUCCESS_STATUSES)
+
+
+def list_query(
+    history_filter: HistoryFilter, *, limit: int, after: Position | None = None
+) -> tuple[str, list[object]]:
+    """Return the SQL and parameters listing matching records, newest first.
+
+    ``after`` is the stored ``(completed_at, id)`` of the last record already returned.
+    """
+    where, params = where_clause(history_filter, after, "%s")
+    sql = (
+        f"SELECT {SELECT_COLUMNS} FROM {TABLE}{where}"  # noqa: S608 (constants and placeholders only)
+        " ORDER BY completed_at DESC, id DESC LIMIT %s"
+    )
+    return sql, [*params, limit]
+
+
+def stats_query(history_filter: HistoryFilter) -> tuple[str, list[object]]:
+    """Return the SQL and parameters of the aggregates over every matching record.
+
+    The row is (count, successes, failures, cancellations, sum of the high 32 bits of the
+    durations, sum of their low 32 bits), as every backend computes it.
+    """
+    where, params = where_clause(history_filter, None, "%s")
+    sql = (
+        "SELECT COUNT(*),"  # noqa: S608 (constants and placeholders only)
+        f" COUNT(*) FILTER (WHERE status IN ({_SUCCESSES})),"
+        " COUNT(*) FILTER (WHERE status = 'failed'),"
+        " COUNT(*) FILTER (WHERE status = 'cancelled'),"
+        f" COALESCE(SUM(duration_ms >> {DURATION_LOW_BITS}), 0),"
+        f" COALESCE(SUM(duration_ms & {DURATION_LOW_MASK}), 0)"
+        f" FROM {TABLE}{where}"
+    )
+    return sql, params

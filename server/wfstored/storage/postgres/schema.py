@@ -1,0 +1,72 @@
+"""The wfstore schema in PostgreSQL: versioned migrations, safe when daemons start together.
+
+``wfstore_schema`` holds one row, the version applied. Every daemon, at start, locks that row
+(``SELECT ... FOR UPDATE``), applies the migrations past it in the same transaction and
+commits; a daemon that starts meanwhile waits on the row lock, then finds nothing to do. A row
+lock rather than an advisory lock and no ``xmin`` tricks: CockroachDB and YugabyteDB have
+row locks but not PostgreSQL's advisory locks.
+
+Text columns use ``COLLATE "C"``: byte order, so that ids and the nanosecond time text sort
+as in SQLite, and keyset pages resume at the same place on every backend.
+"""
+
+from __future__ import annotations
+
+import psycopg
+from wfstore.errors import DataCorruptedError
+
+from wfstored.storage.shared.history_schema import ColumnKind, create_statements
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate"]
+
+_TYPES: dict[ColumnKind, str] = {"text": 'TEXT COLLATE "C"', "int32": "INTEGER", "int64": "BIGINT"}
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    # 1: execution history, the table and indexes every history backend shares.
+    create_statements(_TYPES, if_not_exists=True),
+)
+"""The statements of each schema version, in order; version N is ``MIGRATIONS[N - 1]``."""
+SCHEMA_VERSION = len(MIGRATIONS)
+"""The version this wfstored creates and reads."""
+
+_CREATE_VERSION_TABLE = (
+    "CREATE TABLE IF NOT EXISTS wfstore_schema ("
+    " id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL)"
+)
+_ATTEMPTS = 5
+
+
+def migrate(conn: psycopg.Connection, database: str) -> int:
+    """Bring the schema to :data:`SCHEMA_VERSION`; return the version found before.
+
+    Raises :class:`DataCorruptedError` if the database has a newer schema than this wfstored
+    knows. Safe to call from many processes at once.
+    """
+    for attempt in range(1, _ATTEMPTS + 1):
+        try:
+            with conn.transaction():
+                return _migrate_locked(conn, database)
+        except psycopg.errors.UniqueViolation:
+            # Two first starts raced on CREATE TABLE IF NOT EXISTS (the catalog's unique
+            # index): the other one created it; now it exists, so go again.
+            if attempt == _ATTEMPTS:
+                raise
+    raise AssertionError  # pragma: no cover
+
+
+def _migrate_locked(conn: psycopg.Connection, database: str) -> int:
+    conn.execute(_CREATE_VERSION_TABLE)
+    conn.execute("INSERT INTO wfstore_schema (id, version) VALUES (1, 0) ON CONFLICT DO NOTHING")
+    row = conn.execute("SELECT version FROM wfstore_schema WHERE id = 1 FOR UPDATE").fetchone()
+    found = int(row[0]) if row else 0
+    if found > SCHEMA_VERSION:
+        raise DataCorruptedError(
+            f"database {database} has wfstore schema version {found}; this wfstored reads "
+            f"version {SCHEMA_VERSION} (upgrade wfstored)"
+        )
+    for statements in MIGRATIONS[found:]:
+        for statement in statements:
+            conn.execute(statement)
+    if found < SCHEMA_VERSION:
+        conn.execute("UPDATE wfstore_schema SET version = %s WHERE id = 1", (SCHEMA_VERSION,))
+    return found

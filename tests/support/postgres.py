@@ -1,0 +1,170 @@
+"""A throw-away PostgreSQL cluster for tests: initdb in a temp dir, a Unix socket, a free port.
+
+The server binaries are found in ``WFSTORE_PG_BIN`` if set, else the newest
+``/usr/lib/postgresql/<version>/bin`` (Debian's ``postgresql`` package, which ``.ci/run``
+installs). PostgreSQL refuses to run as root, so as root the cluster runs as the unprivileged
+``postgres`` user (or ``nobody``). Without binaries, or without psycopg, the tests that need
+the cluster skip with the reason; with ``WFSTORE_REQUIRE_POSTGRES=1`` (CI) they fail instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REQUIRED = os.environ.get("WFSTORE_REQUIRE_POSTGRES") == "1"
+"""Whether a missing PostgreSQL is a failure (CI) rather than a skip."""
+_SUPERUSER = "wfstore"
+_names = itertools.count(1)
+
+
+class PostgresUnavailableError(Exception):
+    """No PostgreSQL cluster can be had here; the message says why."""
+
+
+@dataclass
+class PostgresCluster:
+    """A running throw-away cluster and how to reach it."""
+
+    directory: Path
+    bin_dir: Path
+    port: int
+    run_as: list[str]
+    version: str = ""
+    databases: list[str] = field(default_factory=list)
+
+    def url(self, database: str = "postgres") -> str:
+        """Return a ``postgresql://`` URL of ``database`` over the cluster's Unix socket."""
+        return f"postgresql://{_SUPERUSER}@/{database}?host={self.directory}&port={self.port}"
+
+    def conninfo(self, database: str = "postgres") -> str:
+        """Return a libpq connection string of ``database``."""
+        return f"host={self.directory} port={self.port} user={_SUPERUSER} dbname={database}"
+
+    def new_database(self) -> str:
+        """Create an empty database with a fresh name and return its URL."""
+        import psycopg  # noqa: PLC0415 (an optional dependency)
+
+        name = f"wf_{os.getpid()}_{next(_names)}"
+        with psycopg.connect(self.conninfo(), autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        self.databases.append(name)
+        return self.url(name)
+
+    def stop(self) -> None:
+        """Stop the server (fast shutdown) and remove its directory."""
+        ctl = [*self.run_as, str(self.bin_dir / "pg_ctl"), "-D", str(self.directory / "data")]
+        with contextlib.suppress(subprocess.SubprocessError, OSError):
+            subprocess.run(
+                [*ctl, "-m", "fast", "-w", "stop"], capture_output=True, timeout=60, check=False
+            )
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def find_bin_dir() -> Path | None:
+    """Return the directory holding ``initdb``, ``pg_ctl`` and ``postgres``, or None."""
+    configured = os.environ.get("WFSTORE_PG_BIN")
+    if configured:
+        return Path(configured) if (Path(configured) / "initdb").exists() else None
+    found = [
+        path.parent
+        for path in Path("/usr/lib/postgresql").glob("*/bin/initdb")
+        if (path.parent / "pg_ctl").exists()
+    ]
+    return max(found, key=lambda p: int(p.parent.name), default=None)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _run_as() -> tuple[list[str], int | None, int | None]:
+    """Return the command prefix that drops root, and the uid/gid the files must belong to."""
+    if os.geteuid() != 0:
+        return [], None, None
+    for name in ("postgres", "nobody"):
+        try:
+            user = pwd.getpwnam(name)
+        except KeyError:
+            continue
+        return ["runuser", "-u", name, "--"], user.pw_uid, user.pw_gid
+    raise PostgresUnavailableError("running as root, and neither 'postgres' nor 'nobody' exists")
+
+
+def start_cluster() -> PostgresCluster:
+    """Run initdb into a temp dir and start PostgreSQL on a Unix socket there (no TCP).
+
+    Raises :class:`PostgresUnavailableError` when the binaries or psycopg are missing, or the
+    server does not start.
+    """
+    try:
+        import psycopg  # noqa: PLC0415 (an optional dependency)
+    except ImportError:
+        raise PostgresUnavailableError(
+            "psycopg is not installed (pip install -e '.[dev]')"
+        ) from None
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        raise PostgresUnavailableError(
+            "no PostgreSQL server binaries: install Debian's postgresql package or set "
+            "WFSTORE_PG_BIN to a directory holding initdb and pg_ctl"
+        )
+    run_as, uid, gid = _run_as()
+    directory = Path(tempfile.mkdtemp(prefix="wfs-pg-", dir="/tmp"))
+    if uid is not None and gid is not None:
+        os.chown(directory, uid, gid)
+    cluster = PostgresCluster(directory, bin_dir, _free_port(), run_as)
+    data, log = directory / "data", directory / "server.log"
+    options = (
+        f"-k {directory} -c listen_addresses='' -p {cluster.port} -c max_connections=200 "
+        "-c shared_buffers=32MB"
+    )
+    steps = (
+        [*run_as, str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", _SUPERUSER],
+        [
+            *run_as,
+            str(bin_dir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-o",
+            options,
+            "-l",
+            str(log),
+            "-w",
+            "start",
+        ],
+    )
+    for step in steps:
+        done = subprocess.run(step, capture_output=True, check=False, start_new_session=True)
+        if done.returncode != 0:
+            output = (done.stdout + done.stderr).decode(errors="replace").strip()
+            cluster.stop()
+            raise PostgresUnavailableError(
+                f"{Path(step[len(run_as)]).name} failed: {output[-400:]}"
+            )
+    with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
+        row = conn.execute("SHOW server_version").fetchone()
+        cluster.version = str(row[0]) if row else "?"
+    return cluster
+
+
+@contextlib.contextmanager
+def running_cluster() -> Iterator[PostgresCluster]:
+    """Start a cluster for the block and stop it afterwards."""
+    cluster = start_cluster()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
