@@ -104,6 +104,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # The PostgreSQL pool logs every failed connection attempt; the stores report the outage
+    # themselves (one line at start-up, UNAVAILABLE on calls), so keep only its errors.
+    logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
     try:
         return _serve(config)
     except _StartupError as exc:

@@ -42,6 +42,15 @@ def redact(url: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
+def _why(url: str, timeout: BaseException) -> BaseException:
+    """Return the error of one direct connection attempt: it says why the pool has none."""
+    try:
+        psycopg.connect(url, connect_timeout=2).close()
+    except psycopg.Error as exc:
+        return exc
+    return timeout
+
+
 class PostgresDatabase:
     """One database: a connection pool, transactions with retries, and error translation."""
 
@@ -70,7 +79,7 @@ class PostgresDatabase:
             self._pool.open(wait=True, timeout=connect_timeout)
         except (psycopg_pool.PoolTimeout, psycopg.Error) as exc:
             self._pool.close()
-            raise translate_postgres_error(exc, self.name, "connecting") from None
+            raise translate_postgres_error(_why(url, exc), self.name, "connecting") from None
 
     def check_open(self) -> None:
         """Raise :class:`StoreClosedError` once the database is closed."""
