@@ -6,6 +6,7 @@ suite then also proves that protection changes no behaviour.
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -14,6 +15,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import psycopg
 import pytest
 from wfstore import HistoryStore, StateStore, aio
 from wfstored import JSONStateStore, SQLiteHistoryStore
@@ -23,18 +25,57 @@ from tests.support.daemon import Daemon, start_daemon, write_tls_files, write_to
 
 IMPLEMENTATIONS = ["embedded", "daemon-tcp", "daemon-unix", "daemon-aio", "daemon-tls-token"]
 """Every implementation of both ports, on the default backends (JSON files and SQLite)."""
-HISTORY_IMPLEMENTATIONS = [*IMPLEMENTATIONS, "postgres-embedded", "postgres-daemon"]
-"""The history store also runs on PostgreSQL, embedded and through the daemon."""
+POSTGRES_IMPLEMENTATIONS = ["postgres-embedded", "postgres-daemon"]
+"""Both stores on PostgreSQL, embedded and through the daemon."""
+STATE_IMPLEMENTATIONS = [*IMPLEMENTATIONS, *POSTGRES_IMPLEMENTATIONS]
+HISTORY_IMPLEMENTATIONS = [*IMPLEMENTATIONS, *POSTGRES_IMPLEMENTATIONS]
 _TOKEN = secrets.token_urlsafe(32)
 
 
 @dataclass
 class StateTarget:
-    """A state store under test and the directory its files land in."""
+    """A state store under test, and where its data lands: files, or a database."""
 
     store: StateStore
-    state_dir: Path
+    state_dir: Path | None
+    """The directory of the state files; None on PostgreSQL."""
     daemon: Daemon | None
+    database_url: str | None = None
+    """The PostgreSQL database behind the store, if that is where states live."""
+
+    def plant(self, workflow_id: str, document: bytes) -> bool:
+        """Store ``document`` under ``workflow_id`` behind the store's back, as another tool would.
+
+        Returns False when this backend cannot hold such bytes at all (a database's jsonb
+        column holds only JSON), so there is nothing to test.
+        """
+        if self.state_dir is not None:
+            (self.state_dir / f"{workflow_id}.json").write_bytes(document)
+            return True
+        try:
+            json.loads(document)
+        except ValueError:
+            return False
+        assert self.database_url is not None
+        with psycopg.connect(self.database_url) as conn:
+            conn.execute(
+                "INSERT INTO workflow_states (workflow_id, workflow_name, status, document)"
+                " VALUES (%s, '', '', %s::jsonb) ON CONFLICT (workflow_id) DO UPDATE"
+                " SET document = EXCLUDED.document",
+                (workflow_id, document.decode()),
+            )
+        return True
+
+    def plant_strangers(self) -> None:
+        """Put things beside the states that are not states (files; rows of another table)."""
+        if self.state_dir is not None:
+            (self.state_dir / "notes.txt").write_text("not a state")
+            (self.state_dir / ".wfstore-3-abc.tmp").write_text("{")
+            return
+        assert self.database_url is not None
+        with psycopg.connect(self.database_url) as conn:
+            conn.execute("CREATE TABLE notes (workflow_id TEXT PRIMARY KEY)")
+            conn.execute("INSERT INTO notes VALUES ('not-a-state')")
 
 
 @dataclass
@@ -97,13 +138,26 @@ def _daemon_client(
         assert daemon.stop() == 0, daemon.stderr()
 
 
-@pytest.fixture(params=IMPLEMENTATIONS)
+@pytest.fixture(params=STATE_IMPLEMENTATIONS)
 def state_target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateTarget]:
     """A fresh, empty state store of each implementation."""
     if request.param == "embedded":
         store = JSONStateStore(tmp_path / "state")
         yield StateTarget(store, tmp_path / "state", None)
         store.close()
+        return
+    if request.param == "postgres-embedded":
+        url = request.getfixturevalue("postgres_url")  # skips without PostgreSQL
+        from wfstored.storage.postgres import PostgresStateStore  # noqa: PLC0415 (optional)
+
+        pg_store = PostgresStateStore(url)
+        yield StateTarget(pg_store, None, None, url)
+        pg_store.close()
+        return
+    if request.param == "postgres-daemon":
+        url = request.getfixturevalue("postgres_url")
+        with _daemon_client(request.param, tmp_path, ["--state-store", url]) as (daemon, client):
+            yield StateTarget(client.state, None, daemon, url)
         return
     with _daemon_client(request.param, tmp_path) as (daemon, client):
         yield StateTarget(client.state, daemon.data_dir / "state", daemon)

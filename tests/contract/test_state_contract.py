@@ -94,8 +94,7 @@ def test_list_returns_stored_ids_sorted(state_target: StateTarget) -> None:
 def test_list_ignores_files_that_are_not_states(state_target: StateTarget) -> None:
     store = state_target.store
     store.save(ExecutionContext.new("real", "wf"))
-    (state_target.state_dir / "notes.txt").write_text("not a state")
-    (state_target.state_dir / ".wfstore-3-abc.tmp").write_text("{")
+    state_target.plant_strangers()
     assert store.list() == ["real"]
 
 
@@ -108,8 +107,9 @@ def test_invalid_ids_are_rejected_everywhere(state_target: StateTarget, workflow
         store.load(workflow_id)
     with pytest.raises(InvalidArgumentError):
         store.delete(workflow_id)
-    parent = state_target.state_dir.parent
-    assert {p.name for p in parent.iterdir()} <= {"state", *HISTORY_FILES}
+    if state_target.state_dir is not None:  # no stray file was made on the way
+        parent = state_target.state_dir.parent
+        assert {p.name for p in parent.iterdir()} <= {"state", *HISTORY_FILES}
     assert store.list() == []
 
 
@@ -195,9 +195,9 @@ def test_corrupted_files_name_the_id_and_spare_the_others(state_target: StateTar
         "array": b"[1, 2]",
         "not-utf8": b'{"WorkflowID": "\xff\xfe"}',
     }.items():
-        (state_target.state_dir / f"{workflow_id}.json").write_bytes(content)
-        with pytest.raises(DataCorruptedError, match=workflow_id):
-            store.load(workflow_id)
+        if state_target.plant(workflow_id, content):
+            with pytest.raises(DataCorruptedError, match=workflow_id):
+                store.load(workflow_id)
     assert store.load("good") == good
 
 

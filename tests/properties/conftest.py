@@ -26,17 +26,28 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
         yield running
 
 
-@pytest.fixture(scope="module", params=["embedded", "daemon"])
+@pytest.fixture(scope="module", params=["embedded", "daemon", "postgres"])
 def stores(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stores]:
-    """The embedded adapters, or a client of a module-wide daemon."""
+    """The embedded adapters (files and SQLite, or PostgreSQL), or a client of a daemon."""
     if request.param == "embedded":
         data_dir = tmp_path_factory.mktemp("embedded")
         state = JSONStateStore(data_dir / "state")
         with SQLiteHistoryStore(data_dir / "history.db") as history:
             yield Stores("embedded", state, history, data_dir)
         state.close()
+        return
+    if request.param == "postgres":
+        cluster = request.getfixturevalue("postgres_cluster")  # skips without PostgreSQL
+        from wfstored.storage.postgres import (  # noqa: PLC0415 (optional)
+            PostgresHistoryStore,
+            PostgresStateStore,
+        )
+
+        url = cluster.new_database()
+        with PostgresStateStore(url) as pg_state, PostgresHistoryStore(url) as pg_history:
+            yield Stores("postgres", pg_state, pg_history, None)
         return
     daemon: Daemon = request.getfixturevalue("daemon")
     with daemon.client(timeout=30) as client:

@@ -15,4 +15,5 @@ class Stores:
     name: str
     state: StateStore
     history: HistoryStore
-    data_dir: Path
+    data_dir: Path | None
+    """Where the files live; None when the states are in PostgreSQL."""

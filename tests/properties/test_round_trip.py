@@ -39,6 +39,8 @@ def test_any_valid_state_comes_back_exactly(stores: Stores, state: ExecutionCont
     stores.state.save(state)
     expected = exact(canonical(state))
     assert exact(stores.state.load(state.workflow_id)) == expected
+    if stores.data_dir is None:
+        return
     # The file itself, read by the embedded store, holds the same state whoever wrote it.
     reader = JSONStateStore(stores.data_dir / "state")
     try:

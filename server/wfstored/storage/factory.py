@@ -4,6 +4,8 @@ State stores:
 
 - ``file:///abs/dir``, ``file:rel/dir`` or a plain path: :class:`JSONStateStore`, one awf
   state file per workflow in that directory.
+- ``postgresql://...`` (or ``postgres://``): :class:`PostgresStateStore`, one row per workflow
+  in a PostgreSQL database (needs ``wfstore[postgres]``).
 
 History stores:
 
@@ -74,6 +76,17 @@ def _json_state_store(url: StoreURL) -> StateStore:
     return JSONStateStore(url.path)
 
 
+def _postgres_state_store(url: StoreURL) -> StateStore:
+    try:
+        from wfstored.storage.postgres import PostgresStateStore  # noqa: PLC0415 (optional)
+    except ImportError as exc:
+        raise StoreURLError(
+            f"{url.shown()} needs the PostgreSQL driver: pip install 'wfstore[postgres]' "
+            f"({exc})"
+        ) from None
+    return PostgresStateStore(url.text)
+
+
 def _sqlite_history_store(url: StoreURL) -> HistoryStore:
     return SQLiteHistoryStore(url.path)
 
@@ -90,6 +103,8 @@ def _postgres_history_store(url: StoreURL) -> HistoryStore:
 
 STATE_SCHEMES: Final[Mapping[str, Callable[[StoreURL], StateStore]]] = {
     "file": _json_state_store,
+    "postgresql": _postgres_state_store,
+    "postgres": _postgres_state_store,
 }
 """The state backends, by URL scheme; a plain path means the first."""
 HISTORY_SCHEMES: Final[Mapping[str, Callable[[StoreURL], HistoryStore]]] = {

@@ -44,12 +44,8 @@ from wfstore.validation import check_context, check_page_size, check_workflow_id
 from wfstored.storage.files.awf_codec import decode_state, encode_state
 from wfstored.storage.files.file_lock import FileLock
 from wfstored.storage.shared.os_errors import translate_os_errors
-from wfstored.storage.shared.page_tokens import (
-    decode_page_token,
-    encode_page_token,
-    page_size_or_default,
-)
 from wfstored.storage.shared.private_files import FILE_MODE, fsync_dir, make_private_dirs, open_fd
+from wfstored.storage.shared.state_pages import page_of_ids, resume_after, state_page_size
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -60,15 +56,12 @@ STRIPES: Final = 64
 """How many locks the ids share; an id's stripe is ``zlib.crc32(id) % STRIPES``."""
 LOCK_DIR_NAME: Final = ".wfstore-locks"
 """The directory, inside the state directory, that holds the stripes' lock files."""
-DEFAULT_PAGE_SIZE: Final = 1000
-MAX_PAGE_SIZE: Final = 10000
 
 _SUFFIX: Final = ".json"
 _PLAIN_STATE_NAME: Final = re.compile(r"[A-Za-z0-9_.: -]{1,250}\.json", re.ASCII)
 _DOT_NAMES: Final = frozenset({"..json", "...json"})
 _SETTLED_NANOS: Final = 2_000_000_000
 _TEMP_NAME: Final = re.compile(r"\.wfstore-(\d+)-.+\.tmp", re.ASCII | re.DOTALL)
-_PAGE_BINDING: Final = "state"
 _O_NOFOLLOW: Final = getattr(os, "O_NOFOLLOW", 0)
 
 
@@ -171,16 +164,13 @@ class JSONStateStore:
         """
         self._check_open()
         check_page_size(page_size)
-        size = page_size_or_default(page_size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
-        after = _position(page_token)
+        size = state_page_size(page_size)
+        after = resume_after(page_token)
         with translate_os_errors(f"listing the states in {self._dir}"):
             self._ensure_dir()
             ids = self._sorted_ids()
         start = bisect.bisect_right(ids, after) if after is not None else 0
-        items = list(ids[start : start + size])
-        more = start + size < len(ids)
-        token = encode_page_token({"after": items[-1]}, _PAGE_BINDING) if more else ""
-        return Page(items=items, next_page_token=token)
+        return page_of_ids(ids[start : start + size], more=start + size < len(ids))
 
     def close(self) -> None:
         """Stop using the directory; idempotent. Every later call raises StoreClosedError."""
@@ -314,17 +304,6 @@ def _no_directory(workflow_id: str, action: str) -> Iterator[None]:
         raise DataCorruptedError(
             f"state of {workflow_id!r} cannot be {action}: its file is a directory"
         ) from None
-
-
-def _position(page_token: str) -> str | None:
-    """Return the id a page token resumes after, or None for the first page."""
-    position = decode_page_token(page_token, _PAGE_BINDING)
-    if position is None:
-        return None
-    after = position.get("after")
-    if not isinstance(after, str) or not after:
-        raise InvalidArgumentError("invalid page_token: not a token this service issued")
-    return after
 
 
 def _is_state_file(entry: os.DirEntry[str]) -> bool:

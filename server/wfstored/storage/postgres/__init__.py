@@ -1,6 +1,7 @@
 """The PostgreSQL backend: stores any number of daemons share (needs ``wfstore[postgres]``).
 
-:mod:`~wfstored.storage.postgres.history_store` (the history store),
+:mod:`~wfstored.storage.postgres.state_store` and
+:mod:`~wfstored.storage.postgres.history_store` (the stores),
 :mod:`~wfstored.storage.postgres.database` (the pool, transactions, retries),
 :mod:`~wfstored.storage.postgres.schema` (versioned migrations),
 :mod:`~wfstored.storage.postgres.queries`, :mod:`~wfstored.storage.postgres.errors` and
@@ -8,5 +9,6 @@
 """
 
 from wfstored.storage.postgres.history_store import PostgresHistoryStore
+from wfstored.storage.postgres.state_store import PostgresStateStore
 
-__all__ = ["PostgresHistoryStore"]
+__all__ = ["PostgresHistoryStore", "PostgresStateStore"]

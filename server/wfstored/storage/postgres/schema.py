@@ -17,13 +17,33 @@ from wfstore.errors import DataCorruptedError
 
 from wfstored.storage.shared.history_schema import ColumnKind, create_statements
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "STATE_TABLE", "migrate"]
 
 _TYPES: dict[ColumnKind, str] = {"text": 'TEXT COLLATE "C"', "int32": "INTEGER", "int64": "BIGINT"}
+
+STATE_TABLE = "workflow_states"
+"""The table of execution states: one row per workflow id, the awf document as jsonb."""
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 1: execution history, the table and indexes every history backend shares.
     create_statements(_TYPES, if_not_exists=True),
+    # 2: execution state. The columns beside the document serve the queries operators ask
+    # ("which runs of deploy are failed", "what changed since"); updated_at is time text.
+    (
+        f"""CREATE TABLE IF NOT EXISTS {STATE_TABLE} (
+    workflow_id TEXT COLLATE "C" PRIMARY KEY,
+    workflow_name TEXT COLLATE "C" NOT NULL,
+    status TEXT COLLATE "C" NOT NULL,
+    updated_at TEXT COLLATE "C",
+    document JSONB NOT NULL
+)""",
+        (
+            f"CREATE INDEX IF NOT EXISTS {STATE_TABLE}_by_name"
+            f" ON {STATE_TABLE} (workflow_name, status, updated_at)"
+        ),
+        f"CREATE INDEX IF NOT EXISTS {STATE_TABLE}_by_status ON {STATE_TABLE} (status, updated_at)",
+        f"CREATE INDEX IF NOT EXISTS {STATE_TABLE}_by_updated ON {STATE_TABLE} (updated_at)",
+    ),
 )
 """The statements of each schema version, in order; version N is ``MIGRATIONS[N - 1]``."""
 SCHEMA_VERSION = len(MIGRATIONS)
