@@ -81,8 +81,7 @@ def _postgres_state_store(url: StoreURL) -> StateStore:
         from wfstored.storage.postgres import PostgresStateStore  # noqa: PLC0415 (optional)
     except ImportError as exc:
         raise StoreURLError(
-            f"{url.shown()} needs the PostgreSQL driver: pip install 'wfstore[postgres]' "
-            f"({exc})"
+            f"{url.shown()} needs the PostgreSQL driver: pip install 'wfstore[postgres]' ({exc})"
         ) from None
     return PostgresStateStore(url.text)
 
