@@ -205,23 +205,16 @@ def own_cluster() -> Iterator[PostgresCluster]:
         yield cluster
 
 
-def _pg_ctl(cluster: PostgresCluster, *args: str) -> None:
-    data = str(cluster.directory / "data")
-    command = [*cluster.run_as, str(cluster.bin_dir / "pg_ctl"), "-D", data, *args]
-    subprocess.run(command, check=True, capture_output=True, timeout=60)
-
-
 def test_a_restarted_database_is_unavailable_then_used_again(own_cluster: PostgresCluster) -> None:
     url = own_cluster.new_database()
     with PostgresHistoryStore(url, connect_timeout=2) as store:
         store.record(record("before"))
-        _pg_ctl(own_cluster, "-m", "fast", "-w", "stop")
+        own_cluster.stop_server()
         with pytest.raises(UnavailableError):
             store.list()
         with pytest.raises(UnavailableError):
             store.record(record("while-down"))
-        options = f"-k {own_cluster.directory} -c listen_addresses='' -p {own_cluster.port}"
-        _pg_ctl(own_cluster, "-o", options, "-l", str(own_cluster.directory / "log"), "-w", "start")
+        own_cluster.start_server()
         deadline = time.monotonic() + 30
         while True:  # the same store: its pool reconnects by itself (as a client would retry)
             try:

@@ -60,13 +60,31 @@ class PostgresCluster:
         self.databases.append(name)
         return self.url(name)
 
+    def pg_ctl(self, *args: str, check: bool = True) -> None:
+        """Run ``pg_ctl`` on the cluster's data directory, as the cluster's user."""
+        data = str(self.directory / "data")
+        command = [*self.run_as, str(self.bin_dir / "pg_ctl"), "-D", data, *args]
+        done = subprocess.run(command, capture_output=True, timeout=60, check=False)
+        if check and done.returncode != 0:
+            output = (done.stdout + done.stderr).decode(errors="replace").strip()
+            raise PostgresUnavailableError(f"pg_ctl {args[-1]} failed: {output[-400:]}")
+
+    def start_server(self) -> None:
+        """Start the server (again) on the cluster's socket and port, and wait until it is up."""
+        options = (
+            f"-k {self.directory} -c listen_addresses='' -p {self.port} "
+            "-c max_connections=200 -c shared_buffers=32MB"
+        )
+        self.pg_ctl("-o", options, "-l", str(self.directory / "server.log"), "-w", "start")
+
+    def stop_server(self) -> None:
+        """Stop the server (fast shutdown: sessions are ended, as when a database goes away)."""
+        self.pg_ctl("-m", "fast", "-w", "stop")
+
     def stop(self) -> None:
-        """Stop the server (fast shutdown) and remove its directory."""
-        ctl = [*self.run_as, str(self.bin_dir / "pg_ctl"), "-D", str(self.directory / "data")]
+        """Stop the server and remove its directory."""
         with contextlib.suppress(subprocess.SubprocessError, OSError):
-            subprocess.run(
-                [*ctl, "-m", "fast", "-w", "stop"], capture_output=True, timeout=60, check=False
-            )
+            self.pg_ctl("-m", "fast", "-w", "stop", check=False)
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
@@ -126,34 +144,22 @@ def start_cluster() -> PostgresCluster:
     if uid is not None and gid is not None:
         os.chown(directory, uid, gid)
     cluster = PostgresCluster(directory, bin_dir, _free_port(), run_as)
-    data, log = directory / "data", directory / "server.log"
-    options = (
-        f"-k {directory} -c listen_addresses='' -p {cluster.port} -c max_connections=200 "
-        "-c shared_buffers=32MB"
+    initdb = [*run_as, str(bin_dir / "initdb"), "-D", str(directory / "data")]
+    done = subprocess.run(
+        [*initdb, "-A", "trust", "-U", _SUPERUSER],
+        capture_output=True,
+        check=False,
+        start_new_session=True,
     )
-    steps = (
-        [*run_as, str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", _SUPERUSER],
-        [
-            *run_as,
-            str(bin_dir / "pg_ctl"),
-            "-D",
-            str(data),
-            "-o",
-            options,
-            "-l",
-            str(log),
-            "-w",
-            "start",
-        ],
-    )
-    for step in steps:
-        done = subprocess.run(step, capture_output=True, check=False, start_new_session=True)
-        if done.returncode != 0:
-            output = (done.stdout + done.stderr).decode(errors="replace").strip()
-            cluster.stop()
-            raise PostgresUnavailableError(
-                f"{Path(step[len(run_as)]).name} failed: {output[-400:]}"
-            )
+    if done.returncode != 0:
+        cluster.stop()
+        output = (done.stdout + done.stderr).decode(errors="replace").strip()
+        raise PostgresUnavailableError(f"initdb failed: {output[-400:]}")
+    try:
+        cluster.start_server()
+    except PostgresUnavailableError:
+        cluster.stop()
+        raise
     with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
         row = conn.execute("SHOW server_version").fetchone()
         cluster.version = str(row[0]) if row else "?"

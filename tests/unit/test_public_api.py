@@ -56,6 +56,8 @@ def test_wfstored_exports() -> None:
     assert wfstored.__all__ == [
         "JSONStateStore",
         "JSONStore",
+        "PostgresHistoryStore",
+        "PostgresStateStore",
         "SQLiteHistoryStore",
         "StoreURLError",
         "main",

@@ -25,6 +25,7 @@ from wfstored.rpc.drain import Drain
 from wfstored.rpc.listeners import ListenError, bind
 from wfstored.rpc.registration import SERVICES, add_services
 from wfstored.rpc.servicers import HistoryServicer, StateServicer
+from wfstored.rpc.store_health import StoreHealthWatcher
 
 __all__ = [
     "DEFAULT_SOCKET_MODE",
@@ -74,6 +75,8 @@ class RpcOptions:
     """The permission bits of the Unix sockets."""
     protection: Protection = field(default_factory=Protection)
     """TLS on TCP listeners, and the tokens every call but health must carry."""
+    health_interval: float = 2.0
+    """How often stores that can be pinged are checked for the health service, in seconds."""
 
 
 @dataclass(kw_only=True)
@@ -83,6 +86,7 @@ class RunningServer:
     server: grpc.Server
     health: health.HealthServicer
     drain: Drain
+    watcher: StoreHealthWatcher
     addresses: list[str]
     sockets: list[str] = field(default_factory=list)
 
@@ -93,6 +97,7 @@ class RunningServer:
         NOT_SERVING until the listeners close.
         """
         started = time.monotonic()
+        self.watcher.stop()
         self.health.enter_graceful_shutdown()
         if not self.drain.close(grace):
             _log.warning("calls still in flight after %.1fs of grace; cancelling them", grace)
@@ -127,7 +132,11 @@ def start_server(options: RpcOptions, state: StateStore, history: HistoryStore) 
     reflection.enable_server_reflection(
         (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
-    running = RunningServer(server=server, health=health_servicer, drain=drain, addresses=[])
+    services = dict(zip(SERVICE_NAMES, (state, history), strict=True))
+    watcher = StoreHealthWatcher(health_servicer, services, options.health_interval)
+    running = RunningServer(
+        server=server, health=health_servicer, drain=drain, watcher=watcher, addresses=[]
+    )
     try:
         for address in options.listen:
             bound = bind(server, address, running.sockets, protection.tls, options.socket_mode)
@@ -140,4 +149,5 @@ def start_server(options: RpcOptions, state: StateStore, history: HistoryStore) 
         Path(path).chmod(options.socket_mode)
     for name in ("", *SERVICE_NAMES):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    watcher.start()
     return running

@@ -21,13 +21,15 @@ from wfstore.errors import StoreClosedError, StoreError
 
 from wfstored.storage.postgres.errors import is_retryable, translate_postgres_error
 
-__all__ = ["DEFAULT_POOL_SIZE", "PostgresDatabase", "redact"]
+__all__ = ["CONNECTION_WAIT_SECONDS", "DEFAULT_POOL_SIZE", "PostgresDatabase", "redact"]
 
 _log = logging.getLogger("wfstored.postgres")
 _T = TypeVar("_T")
 
 DEFAULT_POOL_SIZE: Final = 10
 """Connections a store keeps at most."""
+CONNECTION_WAIT_SECONDS: Final = 2.0
+"""How long a call waits for a pooled connection before failing with UNAVAILABLE."""
 _ATTEMPTS: Final = 5
 _MAX_LIFETIME_SECONDS: Final = 30 * 60.0
 
@@ -71,7 +73,7 @@ class PostgresDatabase:
             open=False,
             check=psycopg_pool.ConnectionPool.check_connection,
             max_lifetime=_MAX_LIFETIME_SECONDS,
-            timeout=connect_timeout,
+            timeout=CONNECTION_WAIT_SECONDS,
             name="wfstore",
             kwargs={"connect_timeout": max(1, int(connect_timeout))},
         )
@@ -102,6 +104,15 @@ class PostgresDatabase:
                     continue
                 raise translate_postgres_error(exc, self.name, action) from exc
         raise AssertionError  # pragma: no cover (the last attempt returns or raises)
+
+    def ping(self, timeout: float = 1.0) -> None:
+        """Return if a connection answers ``SELECT 1`` within ``timeout`` s; raise otherwise."""
+        self.check_open()
+        try:
+            with self._pool.connection(timeout=timeout) as conn:
+                conn.execute("SELECT 1")
+        except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
+            raise translate_postgres_error(exc, self.name, "checking health") from None
 
     def fetch(self, action: str, sql: str, params: list[object]) -> list[tuple[object, ...]]:
         """Run one query and return its rows."""

@@ -157,6 +157,10 @@ class PostgresHistoryStore:
 
         return self._db.transaction("cleaning up", delete)
 
+    def ping(self) -> None:
+        """Return if the database answers now; raise UnavailableError if it does not."""
+        self._db.ping()
+
     def close(self) -> None:
         """Close the pool; idempotent. Later calls raise :class:`StoreClosedError`."""
         self._db.close()

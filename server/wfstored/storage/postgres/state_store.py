@@ -124,6 +124,10 @@ class PostgresStateStore:
         ids = [str(row[0]) for row in rows]
         return page_of_ids(ids[:size], more=len(ids) > size)
 
+    def ping(self) -> None:
+        """Return if the database answers now; raise UnavailableError if it does not."""
+        self._db.ping()
+
     def close(self) -> None:
         """Close the pool; idempotent. Later calls raise :class:`StoreClosedError`."""
         self._db.close()
