@@ -25,10 +25,16 @@ DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 def channel_settings(
     max_message_bytes: int, extra: Sequence[tuple[str, Any]]
 ) -> list[tuple[str, Any]]:
-    """Return the channel options both clients use: message limits, then the caller's own."""
+    """Return the channel options both clients use, then the caller's own.
+
+    Message limits, and round-robin load balancing: a target with several addresses
+    (``ipv4:a:1,b:2``, or a ``dns:///`` name with several records) spreads calls over every
+    daemon, and a retried call goes to another one when its daemon has gone away.
+    """
     return [
         ("grpc.max_send_message_length", max_message_bytes),
         ("grpc.max_receive_message_length", max_message_bytes),
+        ("grpc.lb_policy_name", "round_robin"),
         *extra,
     ]
 
@@ -36,7 +42,10 @@ def channel_settings(
 class Client:
     """A connection to a wfstored daemon.
 
-    ``target`` is ``host:port`` or ``unix:///path/to.sock``. Connecting is lazy: nothing
+    ``target`` is ``host:port``, ``unix:///path/to.sock``, or several daemons:
+    ``ipv4:10.0.0.5:50551,10.0.0.6:50551`` or ``dns:///wfstore.internal:50551``, over which calls
+    are spread round-robin (idempotent calls that get UNAVAILABLE are retried on another
+    daemon). Connecting is lazy: nothing
     touches the network until the first call or :meth:`wait_until_ready`. Use it as a context
     manager, or call :meth:`close`.
 
