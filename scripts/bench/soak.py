@@ -6,6 +6,7 @@ with Saves and Records, kills it at a random moment, restarts it on the same dir
 checks every write acknowledged so far (in all rounds). Stops at the first problem.
 
     python -m scripts.bench soak --kills 300
+    python -m scripts.bench soak --kills 100 --postgres   # both stores in PostgreSQL
 
 Run it from the repository root (or with the root on ``PYTHONPATH``): the kill driver is
 imported from the tests, as ``tests.support.kill_driver``.
@@ -19,9 +20,11 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from contextlib import ExitStack
 from pathlib import Path
 
 from tests.support.kill_driver import KillLoop
+from tests.support.postgres import running_cluster
 
 
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
@@ -29,14 +32,27 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument("--kills", type=int, default=300, help="rounds of load, kill, restart")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="keep both stores in a throw-away PostgreSQL cluster instead of the data directory",
+    )
     args = parser.parse_args(argv)
+    with ExitStack() as cleanup:
+        url = None
+        if args.postgres:
+            url = cleanup.enter_context(running_cluster()).new_database()
+        return _soak(args.kills, args.seed, url)
+
+
+def _soak(kills: int, seed: int, database_url: str | None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="wfs-soak-", dir="/tmp"))
-    loop = KillLoop(tmp / "data", seed=args.seed)
+    loop = KillLoop(tmp / "data", seed=seed, database_url=database_url)
     saves = records = 0
     problems: list[str] = []
     began = time.monotonic()
     try:
-        for _ in range(args.kills):
+        for _ in range(kills):
             result = loop.run_round()
             saves += result.acked_saves
             records += result.acked_records

@@ -11,7 +11,7 @@ moment, restarts it on the same directory and verifies:
   acknowledged save started after (the last write wins, never an older one);
 - every acknowledged record is stored with its content (records in flight may be there too);
 - every state file parses, no temp file is listed or left behind, and SQLite's
-  ``PRAGMA integrity_check`` says ``ok``.
+  ``PRAGMA integrity_check`` says ``ok`` (on PostgreSQL: every stored state loads).
 
 A round may stop the daemon with SIGTERM instead: then it must exit 0, and the clients' calls
 may only fail with UNAVAILABLE (the daemon refusing new calls while in-flight ones finish).
@@ -149,9 +149,24 @@ class _Writer:
 class KillLoop:
     """Rounds of load, SIGKILL and restart on one data directory."""
 
-    def __init__(self, data_dir: Path, *, writers: int = 6, seed: int = 0) -> None:
-        """Use ``data_dir`` and ``writers`` client threads per round (a third of each kind)."""
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        writers: int = 6,
+        seed: int = 0,
+        database_url: str | None = None,
+    ) -> None:
+        """Use ``data_dir`` and ``writers`` client threads per round (a third of each kind).
+
+        With ``database_url``, both stores live in that PostgreSQL database instead of the
+        data directory, and the file and SQLite checks give way to the database's.
+        """
         self.data_dir = data_dir
+        self.database_url = database_url
+        self.extra: tuple[str, ...] = ()
+        if database_url is not None:
+            self.extra = ("--state-store", database_url, "--history-store", database_url)
         self.writers = writers
         self.random = random.Random(seed)  # noqa: S311 (kill timing, not a secret)
         self.ledger = Ledger()
@@ -162,7 +177,7 @@ class KillLoop:
         self, load_seconds: tuple[float, float] = (0.1, 0.5), stop_signal: int = signal.SIGKILL
     ) -> RoundResult:
         """Load the daemon, stop it after a random time in ``load_seconds``, restart, verify."""
-        daemon = self.daemon or start_daemon(self.data_dir, unix=False)
+        daemon = self.daemon or start_daemon(self.data_dir, unix=False, extra=self.extra)
         self.rounds += 1
         kinds = ["own", "shared", "record"]
         writers = [
@@ -187,7 +202,7 @@ class KillLoop:
             thread.join(20)
         daemon.stop(signal.SIGKILL)
         problems = [] if stop_signal == signal.SIGKILL else self._graceful(code, daemon, writers)
-        self.daemon = start_daemon(self.data_dir, unix=False)
+        self.daemon = start_daemon(self.data_dir, unix=False, extra=self.extra)
         problems += self._verify(self.daemon)
         acked = [w.acked for w in writers]
         return RoundResult(
@@ -229,7 +244,7 @@ class KillLoop:
         problems = []
         state_dir = self.data_dir / "state"
         leftovers = sorted(p.name for p in state_dir.glob(".wfstore-*.tmp"))
-        if leftovers:
+        if leftovers and self.database_url is None:
             problems.append(f"temp files left after restart: {leftovers}")
         for workflow_id in client.state.list():
             if workflow_id.endswith(".tmp") or workflow_id.startswith(".wfstore-"):
@@ -308,6 +323,8 @@ class KillLoop:
         return problems
 
     def _verify_database(self) -> list[str]:
+        if self.database_url is not None:
+            return []  # PostgreSQL checks its own pages; what matters is checked through calls
         uri = f"file:{self.data_dir / 'history.db'}?mode=ro"
         conn = sqlite3.connect(uri, uri=True)
         try:
