@@ -14,9 +14,11 @@ import itertools
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,6 +82,15 @@ class PostgresCluster:
     def stop_server(self) -> None:
         """Stop the server (fast shutdown: sessions are ended, as when a database goes away)."""
         self.pg_ctl("-m", "fast", "-w", "stop")
+
+    def kill_server(self) -> None:
+        """SIGKILL the postmaster, as a crash of the machine would stop it."""
+        pid = int((self.directory / "data" / "postmaster.pid").read_text().split()[0])
+        os.kill(pid, signal.SIGKILL)
+
+    def promote(self) -> None:
+        """Promote a standby to primary, and wait until it takes writes."""
+        self.pg_ctl("-w", "promote")
 
     def stop(self) -> None:
         """Stop the server and remove its directory."""
@@ -174,3 +185,59 @@ def running_cluster() -> Iterator[PostgresCluster]:
         yield cluster
     finally:
         cluster.stop()
+
+
+def start_standby(primary: PostgresCluster) -> PostgresCluster:
+    """Make a streaming standby of ``primary`` (pg_basebackup) and start it, synchronous.
+
+    The primary then waits for the standby to flush every commit before acknowledging it
+    (``synchronous_standby_names = '*'``), so nothing acknowledged is lost when the primary
+    dies and the standby is promoted.
+    """
+    import psycopg  # noqa: PLC0415 (an optional dependency)
+
+    run_as, uid, gid = _run_as()
+    directory = Path(tempfile.mkdtemp(prefix="wfs-pg-standby-", dir="/tmp"))
+    if uid is not None and gid is not None:
+        os.chown(directory, uid, gid)
+    standby = PostgresCluster(directory, primary.bin_dir, _free_port(), run_as)
+    backup = [*run_as, str(primary.bin_dir / "pg_basebackup"), "-D", str(directory / "data")]
+    source = ["-h", str(primary.directory), "-p", str(primary.port), "-U", _SUPERUSER]
+    done = subprocess.run(
+        [*backup, *source, "-R", "-X", "stream", "-c", "fast"],
+        capture_output=True,
+        check=False,
+        start_new_session=True,
+    )
+    if done.returncode != 0:
+        standby.stop()
+        output = (done.stdout + done.stderr).decode(errors="replace").strip()
+        raise PostgresUnavailableError(f"pg_basebackup failed: {output[-400:]}")
+    try:
+        standby.start_server()
+    except PostgresUnavailableError:
+        standby.stop()
+        raise
+    with psycopg.connect(primary.conninfo(), autocommit=True) as conn:
+        conn.execute("ALTER SYSTEM SET synchronous_standby_names = '*'")
+        conn.execute("SELECT pg_reload_conf()")
+        for _ in range(100):  # until the standby streams synchronously
+            row = conn.execute("SELECT sync_state FROM pg_stat_replication").fetchone()
+            if row is not None and row[0] == "sync":
+                break
+            time.sleep(0.1)
+        else:
+            standby.stop()
+            raise PostgresUnavailableError("the standby did not become synchronous in 10 s")
+    standby.version = primary.version
+    return standby
+
+
+def multi_host_url(database: str, *clusters: PostgresCluster) -> str:
+    """Return a URL naming every cluster, that connects only to the one that takes writes."""
+    hosts = ",".join(str(c.directory) for c in clusters)
+    ports = ",".join(str(c.port) for c in clusters)
+    return (
+        f"postgresql://{_SUPERUSER}@/{database}?host={hosts}&port={ports}"
+        "&target_session_attrs=read-write"
+    )
