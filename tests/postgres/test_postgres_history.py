@@ -16,7 +16,9 @@ import psycopg
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from wfstore import DataCorruptedError, HistoryFilter, UnavailableError
+from wfstore import DataCorruptedError, HistoryFilter, RetryPolicy, UnavailableError
+from wfstore.deadlines import deadline_after
+from wfstore.errors import DeadlineExceededError
 from wfstored.storage.postgres import PostgresHistoryStore
 from wfstored.storage.postgres.nul_escape import escape_text, unescape_text
 from wfstored.storage.postgres.queries import list_query, stats_query
@@ -224,3 +226,41 @@ def test_a_restarted_database_is_unavailable_then_used_again(own_cluster: Postgr
                 assert time.monotonic() < deadline, "the store did not reconnect within 30 s"
                 time.sleep(0.2)
         assert sorted(r.id for r in store.list()) == ["after", "before"]
+
+
+def test_a_call_deadline_bounds_a_blocked_statement(
+    store: PostgresHistoryStore, postgres_url: str
+) -> None:
+    store.record(record("r-1"))
+    with psycopg.connect(postgres_url) as blocker:
+        blocker.execute("LOCK TABLE executions IN ACCESS EXCLUSIVE MODE")  # held until rollback
+        started = time.monotonic()
+        with deadline_after(0.5), pytest.raises(DeadlineExceededError, match="deadline"):
+            store.list()
+        assert time.monotonic() - started < 3
+        blocker.rollback()
+    assert [r.id for r in store.list()] == ["r-1"]  # the store is fine afterwards
+
+
+def test_the_daemon_passes_the_callers_deadline_to_the_database(
+    postgres_url: str,
+    tmp_path,  # type: ignore[no-untyped-def]
+) -> None:
+    daemon = start_daemon(tmp_path / "d", unix=False, extra=["--history-store", postgres_url])
+    try:
+        with daemon.client(timeout=1, retry=RetryPolicy(max_attempts=1)) as client:
+            client.history.record(record("r-1"))
+            with psycopg.connect(postgres_url) as blocker:
+                blocker.execute("LOCK TABLE executions IN ACCESS EXCLUSIVE MODE")
+                with pytest.raises(DeadlineExceededError):
+                    client.history.list()
+                time.sleep(1.0)  # the daemon's own statement timed out too: nothing waits
+                waiting = blocker.execute(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+                ).fetchone()
+                assert waiting == (0,)
+                blocker.rollback()
+            assert [r.id for r in client.history.list()] == ["r-1"]
+    finally:
+        assert daemon.stop() == 0, daemon.stderr()

@@ -89,6 +89,7 @@ def test_errors_subclass_the_matching_builtins() -> None:
 
 
 KERNEL = {
+    "deadlines": ["check_deadline", "deadline_after", "remaining_seconds"],
     "domain": ["ConversationState", "ExecutionContext", "ExecutionRecord", "ExecutionStatus",
                "HistoryFilter", "HistoryStats", "JSONValue", "LoopContext", "Page", "StepState",
                "Turn"],

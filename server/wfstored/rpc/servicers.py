@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import grpc
 from wfstore import wire
+from wfstore.deadlines import deadline_after
 from wfstore.errors import InvalidArgumentError, StoreError
 from wfstore.ports import HistoryStore, StateStore
 from wfstore.status import status_for_error
@@ -42,7 +43,7 @@ def _translate_errors(service: str) -> Callable[[HandlerT], HandlerT]:
         @functools.wraps(handler)
         def wrapper(self: _Servicer, request: object, context: grpc.ServicerContext) -> object:
             try:
-                with self.drain.call():
+                with self.drain.call(), deadline_after(context.time_remaining()):
                     return handler(self, _decoded(request), context)
             except _NotFoundError as exc:
                 _log.info("%s: NOT_FOUND: %s", name, exc)

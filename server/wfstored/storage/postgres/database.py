@@ -17,7 +17,8 @@ from typing import Final, TypeVar
 
 import psycopg
 import psycopg_pool
-from wfstore.errors import StoreClosedError, StoreError
+from wfstore.deadlines import check_deadline, remaining_seconds
+from wfstore.errors import DeadlineExceededError, StoreClosedError, StoreError
 
 from wfstored.storage.postgres.errors import is_retryable, translate_postgres_error
 
@@ -89,15 +90,30 @@ class PostgresDatabase:
             raise StoreClosedError(f"the store on database {self.name} is closed")
 
     def transaction(self, action: str, work: Callable[[psycopg.Connection], _T]) -> _T:
-        """Run ``work`` in one transaction; again on a serialization failure or deadlock."""
+        """Run ``work`` in one transaction; again on a serialization failure or deadlock.
+
+        Under a call deadline (:mod:`wfstore.deadlines`), the wait for a connection and every
+        statement are bounded by the time left: past it, DeadlineExceededError.
+        """
         for attempt in range(1, _ATTEMPTS + 1):
             self.check_open()
+            left = check_deadline(action)
+            wait = CONNECTION_WAIT_SECONDS if left is None else min(left, CONNECTION_WAIT_SECONDS)
             try:
-                with self._pool.connection() as conn, conn.transaction():
+                with self._pool.connection(timeout=wait) as conn, conn.transaction():
+                    if left is not None:
+                        milliseconds = max(1, int(left * 1000))
+                        conn.execute(
+                            "SELECT set_config('statement_timeout', %s, true)", (str(milliseconds),)
+                        )
                     return work(conn)
             except StoreError:
                 raise
             except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
+                if left is not None and remaining_seconds() == 0:
+                    raise DeadlineExceededError(
+                        f"{action} on database {self.name}: the call's deadline passed ({exc})"
+                    ) from exc
                 if is_retryable(exc) and attempt < _ATTEMPTS:
                     _log.info("%s on %s: %s; retrying", action, self.name, exc.__class__.__name__)
                     time.sleep(0.005 * attempt)
