@@ -93,9 +93,17 @@ def _serve(config: Config) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the daemon; return its exit code (0 after a clean stop, 2 when it cannot start)."""
+    """Run the daemon; return its exit code (0 after a clean stop, 2 when it cannot start).
+
+    ``wfstored migrate ...`` copies stores instead (see :mod:`wfstored.daemon.migrate`).
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["migrate"]:
+        from wfstored.daemon import migrate  # noqa: PLC0415 (a command of its own)
+
+        return migrate.main(args[1:])
     try:
-        config = parse_config(sys.argv[1:] if argv is None else argv)
+        config = parse_config(args)
     except ConfigError as exc:
         print(f"wfstored: error: {exc}", file=sys.stderr)  # noqa: T201 (no logging yet)
         return EXIT_USAGE
