@@ -39,6 +39,10 @@ COMMANDS: dict[str, Command] = {
     "load": Command(
         "scripts.bench.load_test", "many clients mixing every RPC, then every write verified"
     ),
+    "postgres": Command(
+        "scripts.bench.postgres_backend",
+        "the PostgreSQL backend: through wfstored and embedded, beside direct psycopg",
+    ),
     "soak": Command(
         "scripts.bench.soak", "SIGKILL wfstored under load many times, verifying each time"
     ),

@@ -54,6 +54,7 @@ class Resources:
     embedded: dict[str, tuple[JSONStore, SQLiteHistoryStore]] = field(default_factory=dict)
     redis: dict[str, Any] = field(default_factory=dict)
     postgres: dict[tuple[str, int], Any] = field(default_factory=dict)
+    postgres_stores: dict[str, tuple[StateStore, HistoryStore]] = field(default_factory=dict)
 
     def client(self, target: str) -> Client:
         """Return this process's client for ``target``, connecting on first use."""
@@ -71,6 +72,17 @@ class Resources:
                 SQLiteHistoryStore(f"{data_dir}/history.db"),
             )
         return self.embedded[data_dir]
+
+    def pg_stores(self, url: str) -> tuple[StateStore, HistoryStore]:
+        """Return this process's embedded PostgreSQL stores on ``url`` (one pool each)."""
+        if url not in self.postgres_stores:
+            from wfstored import PostgresHistoryStore, PostgresStateStore  # noqa: PLC0415
+
+            self.postgres_stores[url] = (
+                PostgresStateStore(url, pool_size=32),
+                PostgresHistoryStore(url, pool_size=32),
+            )
+        return self.postgres_stores[url]
 
     def redis_client(self, target: str) -> Any:  # noqa: ANN401 (redis-py is untyped here)
         """Return a redis-py client (thread-safe, pooled) for ``host:port`` or ``unix:path``."""
@@ -102,6 +114,9 @@ class Resources:
             history.close()
         for connection in self.postgres.values():
             connection.close()
+        for pg_state, pg_history in self.postgres_stores.values():
+            pg_state.close()
+            pg_history.close()
         for client in self.redis.values():
             client.close()
 
@@ -194,6 +209,9 @@ def build_operation(
     if spec.impl == "embedded":
         state, history = resources.stores(spec.target)
         return _port_call(spec, state, history, thread, pool)
+    if spec.impl == "embedded-pg":
+        pg_state, pg_history = resources.pg_stores(spec.target)
+        return _port_call(spec, pg_state, pg_history, thread, pool)
     if spec.impl.startswith("redis"):
         return _redis_call(spec, resources, thread)
     if spec.impl == "postgres":
