@@ -85,7 +85,7 @@ def _table(results: dict[tuple[object, ...], tuple[CellSpec, list[RunResult]]]) 
         latencies = sorted(value for run in runs for value in run.latencies)
         peer_key = ("postgres", "INSERT", spec.concurrency, spec.batch)
         ratio = ""
-        if spec.impl != "postgres" and peer_key in medians:
+        if spec.impl != "postgres" and spec.op in {"Record", "RecordBatch"}:
             ratio = f"{medians[key] / medians[peer_key]:.2f}"
         unit = " rec" if spec.batch > 1 else ""
         errors = sum(run.errors for run in runs)
