@@ -17,7 +17,7 @@ from typing import Self
 
 import psycopg
 from wfstore.domain import ExecutionRecord, HistoryFilter, HistoryStats, Page
-from wfstore.errors import AlreadyExistsError, StoreError
+from wfstore.errors import AlreadyExistsError
 from wfstore.timestamps import utc_now
 from wfstore.validation import (
     check_duration,
@@ -31,8 +31,8 @@ from wfstored.storage.postgres.database import DEFAULT_POOL_SIZE, PostgresDataba
 from wfstored.storage.postgres.nul_escape import escape_text, unescape_text
 from wfstored.storage.postgres.queries import (
     DELETE_OLDER,
-    INSERT,
-    SELECT_BY_ID,
+    INSERT_RETURNING,
+    SELECT_BY_IDS,
     list_query,
     stats_query,
 )
@@ -82,20 +82,21 @@ class PostgresHistoryStore:
         return row_record(_unescaped(row), self._db.name)
 
     def _commit_units(self, units: Sequence[tuple[Row, ...]]) -> list[BaseException | None]:
-        """Insert every unit in one transaction; a unit with a conflict is skipped whole."""
+        """Insert every unit in one transaction; a unit with a conflict is left out whole.
+
+        All rows go in one pipelined ``executemany`` (one round trip, not one per row), and
+        the rows it did not insert are compared with what is stored in one more query. In the
+        rare group where a batch of several records conflicts, that attempt is rolled back and
+        the units go in one at a time, each batch under a savepoint.
+        """
 
         def insert_all(conn: psycopg.Connection) -> list[BaseException | None]:
-            outcomes: list[BaseException | None] = []
-            for unit in units:
-                if len(unit) == 1:
-                    outcomes.append(_insert_row(conn, unit[0]))
-                    continue
-                with conn.transaction() as savepoint:
-                    conflict = next(filter(None, (_insert_row(conn, row) for row in unit)), None)
-                    if conflict is not None:
-                        raise psycopg.Rollback(savepoint)
-                outcomes.append(conflict)
-            return outcomes
+            with conn.transaction() as fast:
+                outcomes = _insert_units(conn, units)
+                if all(o is None for u, o in zip(units, outcomes, strict=True) if len(u) > 1):
+                    return outcomes
+                raise psycopg.Rollback(fast)
+            return [_insert_unit(conn, unit) for unit in units]
 
         return self._db.transaction("recording", insert_all)
 
@@ -195,14 +196,58 @@ def _stored(history_filter: HistoryFilter) -> HistoryFilter:
     return dataclasses.replace(history_filter, workflow_name=name, status=status)
 
 
-def _insert_row(conn: psycopg.Connection, row: Row) -> StoreError | None:
-    """Insert ``row``; return the conflict if its id is stored with other content."""
-    if conn.execute(INSERT, row).rowcount == 1:
-        return None
-    existing = conn.execute(SELECT_BY_ID, (row[RECORD_ID],)).fetchone()
-    if existing is not None and tuple(existing) != row:
-        record_id = unescape_text(row[RECORD_ID])
-        return AlreadyExistsError(
-            f"history record {record_id!r} already exists with different content"
-        )
-    return None
+def _insert_rows(conn: psycopg.Connection, rows: Sequence[Row]) -> list[bool]:
+    """Insert ``rows`` (pipelined); return, row by row, whether it was inserted."""
+    if len(rows) == 1:  # one round trip either way; a plain execute costs less
+        return [conn.execute(INSERT_RETURNING, rows[0]).fetchone() is not None]
+    inserted: list[bool] = []
+    with conn.cursor() as cursor:
+        cursor.executemany(INSERT_RETURNING, rows, returning=True)
+        while True:
+            inserted.append(cursor.fetchone() is not None)
+            if not cursor.nextset():
+                break
+    return inserted
+
+
+def _conflicts(conn: psycopg.Connection, rows: Sequence[Row]) -> set[int]:
+    """Insert ``rows``; return the positions of those whose id is stored with other content."""
+    inserted = _insert_rows(conn, rows)
+    skipped = [n for n, done in enumerate(inserted) if not done]
+    if not skipped:
+        return set()
+    ids = list({rows[n][RECORD_ID] for n in skipped})
+    stored = {
+        str(row[RECORD_ID]): tuple(row) for row in conn.execute(SELECT_BY_IDS, (ids,)).fetchall()
+    }
+    return {n for n in skipped if stored.get(rows[n][RECORD_ID], rows[n]) != rows[n]}
+
+
+def _conflict_error(row: Row) -> AlreadyExistsError:
+    record_id = unescape_text(row[RECORD_ID])
+    return AlreadyExistsError(f"history record {record_id!r} already exists with different content")
+
+
+def _insert_units(
+    conn: psycopg.Connection, units: Sequence[tuple[Row, ...]]
+) -> list[BaseException | None]:
+    """Insert every unit's rows at once; return each unit's conflict (None: stored)."""
+    rows = [row for unit in units for row in unit]
+    conflicts = _conflicts(conn, rows)
+    outcomes: list[BaseException | None] = []
+    start = 0
+    for unit in units:
+        clash = next((n for n in range(start, start + len(unit)) if n in conflicts), None)
+        outcomes.append(None if clash is None else _conflict_error(rows[clash]))
+        start += len(unit)
+    return outcomes
+
+
+def _insert_unit(conn: psycopg.Connection, unit: tuple[Row, ...]) -> BaseException | None:
+    """Insert one unit, all or nothing (a savepoint); return its conflict, or None."""
+    with conn.transaction() as savepoint:
+        conflicts = _conflicts(conn, unit)
+        if conflicts:
+            error = _conflict_error(unit[min(conflicts)])
+            raise psycopg.Rollback(savepoint)
+    return error if conflicts else None

@@ -19,12 +19,18 @@ from wfstored.storage.shared.history_queries import (
 )
 from wfstored.storage.shared.history_schema import SELECT_COLUMNS, TABLE, insert_statement
 
-__all__ = ["DELETE_OLDER", "INSERT", "SELECT_BY_ID", "list_query", "stats_query"]
+__all__ = [
+    "DELETE_OLDER",
+    "INSERT_RETURNING",
+    "SELECT_BY_IDS",
+    "list_query",
+    "stats_query",
+]
 
-INSERT: Final = insert_statement("%s")
-"""Insert one row unless its id is stored already."""
-SELECT_BY_ID: Final = f"SELECT {SELECT_COLUMNS} FROM {TABLE} WHERE id = %s"  # noqa: S608 (constants)
-"""Read the row stored under an id."""
+INSERT_RETURNING: Final = insert_statement("%s") + " RETURNING id"
+"""Insert one row unless its id is stored already, returning the id if it was inserted."""
+SELECT_BY_IDS: Final = f"SELECT {SELECT_COLUMNS} FROM {TABLE} WHERE id = ANY(%s)"  # noqa: S608
+"""Read the rows stored under a list of ids."""
 DELETE_OLDER: Final = f"DELETE FROM {TABLE} WHERE completed_at < %s"  # noqa: S608 (constants)
 """Delete the rows completed before a time."""
 _SUCCESSES: Final = ", ".join(f"'{status}'" for status in SUCCESS_STATUSES)
