@@ -37,7 +37,6 @@ CONNECTION_WAIT_SECONDS: Final = 2.0
 _ATTEMPTS: Final = 5
 _MAX_LIFETIME_SECONDS: Final = 30 * 60.0
 _FRESH_SECONDS: Final = 1.0
-_SET_TIMEOUT: Final = "SELECT set_config('statement_timeout', %s, true)"
 
 
 def redact(url: str) -> str:
@@ -50,8 +49,10 @@ def redact(url: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
-def _milliseconds(seconds: float) -> str:
-    return str(max(1, int(seconds * 1000)))
+def _power_of_two_ms(seconds: float) -> int:
+    """Return ``seconds`` in milliseconds, rounded down to a power of two (at least 1)."""
+    milliseconds = int(seconds * 1000)
+    return 1 << (milliseconds.bit_length() - 1) if milliseconds >= 1 else 1
 
 
 def _why(url: str, timeout: BaseException) -> BaseException:
@@ -77,6 +78,9 @@ class PostgresDatabase:
         """The URL without its password, as messages show it."""
         self._closed = False
         self._returned: weakref.WeakKeyDictionary[psycopg.Connection, float] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._timeouts: weakref.WeakKeyDictionary[psycopg.Connection, int] = (
             weakref.WeakKeyDictionary()
         )
         self._pool = psycopg_pool.ConnectionPool(
@@ -109,35 +113,29 @@ class PostgresDatabase:
         statement are bounded by the time left: past it, DeadlineExceededError.
         """
 
-        def run(conn: psycopg.Connection, left: float | None) -> _T:
+        def run(conn: psycopg.Connection) -> _T:
             with conn.transaction():
-                if left is not None:
-                    conn.execute(_SET_TIMEOUT, (_milliseconds(left),))
                 return work(conn)
 
         return self._attempts(action, run)
 
     def fetch(self, action: str, sql: str, params: list[object]) -> list[tuple[object, ...]]:
-        """Run one query (autocommit: one round trip, two in one packet under a deadline)."""
+        """Run one query, in autocommit: one round trip."""
 
-        def run(conn: psycopg.Connection, left: float | None) -> list[tuple[object, ...]]:
-            if left is None:
-                return list(conn.execute(sql, params).fetchall())
-            with conn.pipeline(), conn.transaction():
-                conn.execute(_SET_TIMEOUT, (_milliseconds(left),))
-                cursor = conn.execute(sql, params)
-            return list(cursor.fetchall())
+        def run(conn: psycopg.Connection) -> list[tuple[object, ...]]:
+            return list(conn.execute(sql, params).fetchall())
 
         return self._attempts(action, run)
 
-    def _attempts(self, action: str, run: Callable[[psycopg.Connection, float | None], _T]) -> _T:
+    def _attempts(self, action: str, run: Callable[[psycopg.Connection], _T]) -> _T:
         for attempt in range(1, _ATTEMPTS + 1):
             self.check_open()
             left = check_deadline(action)
             wait = CONNECTION_WAIT_SECONDS if left is None else min(left, CONNECTION_WAIT_SECONDS)
             try:
                 with self._pool.connection(timeout=wait) as conn:
-                    return run(conn, left)
+                    self._bound_statements(conn, left)
+                    return run(conn)
             except StoreError:
                 raise
             except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
@@ -151,6 +149,19 @@ class PostgresDatabase:
                     continue
                 raise translate_postgres_error(exc, self.name, action) from exc
         raise AssertionError  # pragma: no cover (the last attempt returns or raises)
+
+    def _bound_statements(self, conn: psycopg.Connection, left: float | None) -> None:
+        """Make the connection's ``statement_timeout`` end statements by the call's deadline.
+
+        The timeout is the deadline's time left rounded down to a power of two milliseconds,
+        so a statement never outlives its caller, yet a connection's setting changes (one
+        round trip, outside any transaction) only when a call's deadline falls in another
+        bucket: steady traffic with one client timeout pays nothing per call.
+        """
+        wanted = 0 if left is None else _power_of_two_ms(left)
+        if self._timeouts.get(conn, 0) != wanted:
+            conn.execute(f"SET statement_timeout = {wanted}")  # an int: nothing to quote
+            self._timeouts[conn] = wanted
 
     def _note_return(self, conn: psycopg.Connection) -> None:
         """Remember when ``conn`` came back to the pool (the pool's reset callback)."""

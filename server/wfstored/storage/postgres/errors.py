@@ -54,7 +54,9 @@ def translate_postgres_error(exc: BaseException, database: str, action: str) -> 
     if state in _NO_SPACE:
         return ResourceExhaustedError(f"database {database}: out of space ({what})")
     if state == "57014":  # query_canceled: the statement timeout
-        return DeadlineExceededError(f"database {database}: the statement timed out ({what})")
+        return DeadlineExceededError(
+            f"database {database}: the statement ran past the call's deadline ({what})"
+        )
     if (
         state is None
         or state.startswith("08")  # connection exceptions
