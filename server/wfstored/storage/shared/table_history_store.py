@@ -1,0 +1,190 @@
+"""The HistoryStore every SQL backend is: validation, group commit, pages and stats, once.
+
+:class:`TableHistoryStore` implements the port over the shared table (rows, time text, keyset
+pages, statistics, cleanup cutoff); a backend subclasses it and supplies only what its
+database does differently: how a group of rows is committed, how a query is run, its SQL for
+listing, statistics and cleanup, and how text is stored (PostgreSQL escapes NUL).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Self
+
+from wfstore.domain import ExecutionRecord, HistoryFilter, HistoryStats, Page
+from wfstore.validation import (
+    check_duration,
+    check_page_size,
+    check_record,
+    check_records,
+    filter_or_default,
+)
+
+from wfstored.storage.shared.group_commit import GroupCommitter
+from wfstored.storage.shared.history_queries import (
+    DEFAULT_LIST_LIMIT,
+    Position,
+    plan_page,
+    stats_from_sums,
+)
+from wfstored.storage.shared.record_rows import Row, record_row, row_record
+from wfstored.storage.shared.time_text import cutoff_text
+
+__all__ = ["TableHistoryStore"]
+
+
+class TableHistoryStore(ABC):
+    """A :class:`~wfstore.HistoryStore` on the shared ``executions`` table of some database."""
+
+    def __init__(self, clock: Callable[[], datetime]) -> None:
+        """Take "now" from ``clock``; concurrent writes share commits."""
+        self._clock = clock
+        self._committer = GroupCommitter(self._commit_units)
+
+    # --- What a backend supplies ---------------------------------------------------------------
+
+    @property
+    @abstractmethod
+    def database_name(self) -> str:
+        """The database as messages name it (a path, or a URL without its password)."""
+
+    @abstractmethod
+    def _check_open(self) -> None:
+        """Raise StoreClosedError once the store is closed."""
+
+    @abstractmethod
+    def _commit_units(self, units: Sequence[tuple[Row, ...]]) -> list[BaseException | None]:
+        """Store every unit (the rows of one call) in one transaction; one outcome per unit.
+
+        A unit whose id is stored with other content is left out whole, its outcome the
+        AlreadyExistsError its caller raises; identical rows already stored are no-ops.
+        """
+
+    @abstractmethod
+    def _fetch(self, action: str, sql: str, params: list[object]) -> list[Row]:
+        """Run a read-only query and return its rows, as stored."""
+
+    @abstractmethod
+    def _list_query(
+        self, history_filter: HistoryFilter, limit: int, after: Position | None
+    ) -> tuple[str, list[object]]:
+        """Return the SQL listing matching rows newest first (filter text already stored)."""
+
+    @abstractmethod
+    def _stats_query(self, history_filter: HistoryFilter) -> tuple[str, list[object]]:
+        """Return the SQL of the counts and the two halves of the duration sum."""
+
+    @abstractmethod
+    def _delete_older(self, cutoff: str) -> int:
+        """Delete the rows completed before the time text ``cutoff``; return how many."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the store's resources; idempotent. Later calls raise StoreClosedError."""
+
+    def _stored_row(self, row: Row) -> Row:
+        """Return ``row`` as the database stores it (as it is, unless a backend escapes text)."""
+        return row
+
+    def _read_row(self, row: Row) -> Row:
+        """Return a row as read back into the form :func:`row_record` reads."""
+        return row
+
+    def _stored_filter(self, history_filter: HistoryFilter) -> HistoryFilter:
+        """Return the filter with its text as the database stores text."""
+        return history_filter
+
+    # --- The port ------------------------------------------------------------------------------
+
+    def record(self, record: ExecutionRecord) -> None:
+        """Store ``record``; the same id again with identical content is a no-op.
+
+        Concurrent calls share one transaction (group commit); each returns only once its
+        record is committed. Raises :class:`AlreadyExistsError` if the id is stored with
+        different content.
+        """
+        self._check_open()
+        check_record(record)
+        self._committer.submit((self._stored_row(record_row(record)),))
+
+    def record_batch(self, records: Sequence[ExecutionRecord]) -> None:
+        """Store all of ``records`` in one transaction, or none of them.
+
+        Records already stored with identical content are no-ops. Raises
+        :class:`AlreadyExistsError`, and stores nothing, if any id is stored (or repeated in
+        the batch) with different content.
+        """
+        self._check_open()
+        check_records(records)
+        if records:
+            self._committer.submit(tuple(self._stored_row(record_row(r)) for r in records))
+
+    def list(self, history_filter: HistoryFilter | None = None) -> list[ExecutionRecord]:
+        """Return up to ``history_filter.limit`` (0: 20) matching records, newest first.
+
+        ``None`` (or no argument) means no filter: the 20 newest records.
+        """
+        self._check_open()
+        applied = filter_or_default(history_filter)
+        limit = applied.limit or DEFAULT_LIST_LIMIT
+        sql, params = self._list_query(self._stored_filter(applied), limit, None)
+        return [self._decode(row) for row in self._fetch("listing", sql, params)]
+
+    def list_page(
+        self,
+        history_filter: HistoryFilter | None = None,
+        page_size: int = 0,
+        page_token: str = "",
+    ) -> Page[ExecutionRecord]:
+        """Return one page of what ``list`` returns, starting where ``page_token`` left off.
+
+        ``page_size`` 0 means 100; larger than 1000 means 1000. The filter's limit caps the
+        records over all pages. A token works only with the filter it was issued for.
+        """
+        self._check_open()
+        applied = filter_or_default(history_filter)
+        check_page_size(page_size)
+        plan = plan_page(applied, page_size, page_token)
+        sql, params = self._list_query(self._stored_filter(applied), plan.fetch, plan.after)
+        return plan.page(self._fetch("listing", sql, params), self._decode)
+
+    def get_stats(self, history_filter: HistoryFilter | None = None) -> HistoryStats:
+        """Return aggregates over every matching record (the filter's limit is ignored).
+
+        ``None`` (or no argument) means every record. ``success_count`` counts status
+        ``success`` and ``completed``; ``avg_duration_ms`` is the exact mean truncated toward
+        zero, 0 when nothing matches.
+        """
+        self._check_open()
+        sql, params = self._stats_query(self._stored_filter(filter_or_default(history_filter)))
+        row = self._fetch("computing stats", sql, params)[0]
+        return stats_from_sums([int(value) for value in row])
+
+    def cleanup(self, older_than: timedelta) -> int:
+        """Delete records completed strictly before ``clock() - older_than``; return how many.
+
+        A negative ``older_than`` deletes nothing, as does a cutoff before year 1.
+        """
+        self._check_open()
+        check_duration("older_than", older_than)
+        cutoff = cutoff_text(self._clock(), older_than)
+        return 0 if cutoff is None else self._delete_older(cutoff)
+
+    def __enter__(self) -> Self:
+        """Return the store itself, to be closed when the ``with`` block ends."""
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Close the store."""
+        self.close()
+
+    def _decode(self, row: Row) -> ExecutionRecord:
+        return row_record(self._read_row(row), self.database_name)
