@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 import psycopg
-from wfstore.domain import HistoryFilter
+from wfstore.domain import ExecutionRecord, HistoryFilter
 from wfstore.errors import AlreadyExistsError
 from wfstore.timestamps import utc_now
 
@@ -29,7 +29,7 @@ from wfstored.storage.postgres.queries import (
 )
 from wfstored.storage.postgres.schema import migrate
 from wfstored.storage.shared.history_queries import Position
-from wfstored.storage.shared.record_rows import RECORD_ID, Row
+from wfstored.storage.shared.record_rows import RECORD_ID, Row, row_record
 from wfstored.storage.shared.table_history_store import TableHistoryStore
 
 __all__ = ["PostgresHistoryStore"]
@@ -99,8 +99,9 @@ class PostgresHistoryStore(TableHistoryStore):
     def _stored_row(self, row: Row) -> Row:
         return tuple(escape_text(value) if isinstance(value, str) else value for value in row)
 
-    def _read_row(self, row: Row) -> Row:
-        return tuple(unescape_text(value) if isinstance(value, str) else value for value in row)
+    def _decode(self, row: Row) -> ExecutionRecord:
+        read = tuple(unescape_text(value) if isinstance(value, str) else value for value in row)
+        return row_record(read, self._db.name)
 
     def _stored_filter(self, history_filter: HistoryFilter) -> HistoryFilter:
         name = escape_text(history_filter.workflow_name)

@@ -89,10 +89,6 @@ class TableHistoryStore(ABC):
         """Return ``row`` as the database stores it (as it is, unless a backend escapes text)."""
         return row
 
-    def _read_row(self, row: Row) -> Row:
-        """Return a row as read back into the form :func:`row_record` reads."""
-        return row
-
     def _stored_filter(self, history_filter: HistoryFilter) -> HistoryFilter:
         """Return the filter with its text as the database stores text."""
         return history_filter
@@ -187,4 +183,5 @@ class TableHistoryStore(ABC):
         self.close()
 
     def _decode(self, row: Row) -> ExecutionRecord:
-        return row_record(self._read_row(row), self.database_name)
+        """Return the record a row holds (a backend that escapes text unescapes it first)."""
+        return row_record(row, self.database_name)
