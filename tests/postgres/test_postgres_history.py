@@ -136,11 +136,14 @@ def test_a_newer_schema_is_refused_with_one_line(postgres_url: str, tmp_path) ->
 
 def test_an_unreachable_database_is_unavailable_at_once(tmp_path) -> None:  # type: ignore[no-untyped-def]
     url = f"postgresql://wfstore:secret@/wf?host={tmp_path}&port=1"
+    started = time.monotonic()
     with pytest.raises(UnavailableError, match="No such file or directory") as caught:
         PostgresHistoryStore(url, connect_timeout=1)
     assert "secret" not in str(caught.value)
     done = subprocess.run(
-        wfstored_command("--data-dir", str(tmp_path / "d"), "--history-store", url),
+        wfstored_command(
+            "--data-dir", str(tmp_path / "d"), "--history-store", url, "--connect-timeout", "1"
+        ),
         capture_output=True,
         text=True,
         timeout=60,
@@ -150,6 +153,7 @@ def test_an_unreachable_database_is_unavailable_at_once(tmp_path) -> None:  # ty
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
     assert "cannot open history store" in lines[0]
+    assert time.monotonic() - started < 8  # --connect-timeout 1, not the default 10 s
     assert "secret" not in lines[0]
 
 

@@ -15,6 +15,7 @@ from wfstored import (
 )
 from wfstored.daemon.config import ConfigError, parse_config
 from wfstored.storage import parse_history_url, parse_state_url
+from wfstored.storage.factory import ServerOptions
 
 from tests.support.factories import record
 
@@ -117,6 +118,17 @@ def test_the_daemon_takes_store_urls_from_flags_and_the_environment() -> None:
     assert not config.uses_data_dir()
     flags = parse_config(["--history-store", "sqlite:///flag/h.db"], env)
     assert flags.history_url().path == Path("/flag/h.db")
+
+
+def test_pool_size_and_connect_timeout_come_from_flags_or_the_environment() -> None:
+    assert parse_config([], {}).server_options == ServerOptions(pool_size=10, connect_timeout=10.0)
+    env = {"WFSTORE_POOL_SIZE": "32", "WFSTORE_CONNECT_TIMEOUT": "2.5"}
+    assert parse_config([], env).server_options == ServerOptions(pool_size=32, connect_timeout=2.5)
+    flags = parse_config(["--pool-size", "4", "--connect-timeout", "1"], env).server_options
+    assert flags == ServerOptions(pool_size=4, connect_timeout=1.0)
+    for argv in (["--pool-size", "0"], ["--connect-timeout", "0"], ["--pool-size", "x"]):
+        with pytest.raises(ConfigError):
+            parse_config(argv, {})
 
 
 def test_without_urls_the_stores_live_in_the_data_dir() -> None:

@@ -6,14 +6,20 @@ import argparse
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
 
 from wfstore.transport import is_loopback_host
 
 from wfstored.rpc.server import DEFAULT_SOCKET_MODE, DEFAULT_WORKERS
-from wfstored.storage.factory import StoreURL, StoreURLError, parse_history_url, parse_state_url
+from wfstored.storage.factory import (
+    ServerOptions,
+    StoreURL,
+    StoreURLError,
+    parse_history_url,
+    parse_state_url,
+)
 
 __all__ = [
     "DEFAULT_LISTEN",
@@ -64,6 +70,8 @@ class Config:
     """Where execution state lives; ``None``: JSON files in ``<data_dir>/state``."""
     history_store: StoreURL | None = None
     """Where execution history lives; ``None``: SQLite in ``<data_dir>/history.db``."""
+    server_options: ServerOptions = field(default_factory=ServerOptions)
+    """How stores on a database server connect (pool size, start-up timeout)."""
 
     def state_url(self) -> StoreURL:
         """Return the state store to open: the one named, or the default under data_dir."""
@@ -112,6 +120,20 @@ def _parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         metavar="URL",
         help="where execution history lives: sqlite:///file.db or a plain path "
         "(WFSTORE_HISTORY_STORE, default SQLite in DATA_DIR/history.db)",
+    )
+    parser.add_argument(
+        "--pool-size",
+        default=environ.get("WFSTORE_POOL_SIZE", "10"),
+        metavar="N",
+        help="connections each store on a database server keeps at most (WFSTORE_POOL_SIZE, "
+        "default 10)",
+    )
+    parser.add_argument(
+        "--connect-timeout",
+        default=environ.get("WFSTORE_CONNECT_TIMEOUT", "10"),
+        metavar="S",
+        help="seconds to wait for a store's database at start before exiting 2 "
+        "(WFSTORE_CONNECT_TIMEOUT, default 10)",
     )
     parser.add_argument(
         "--listen",
@@ -310,6 +332,10 @@ def parse_config(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -
         socket_mode=_socket_mode(args.socket_mode),
         state_store=_store_url("--state-store", args.state_store, parse_state_url),
         history_store=_store_url("--history-store", args.history_store, parse_history_url),
+        server_options=ServerOptions(
+            pool_size=_int("--pool-size", args.pool_size, 1),
+            connect_timeout=_float("--connect-timeout", args.connect_timeout, 0.1),
+        ),
     )
     _check_security(config)
     return config

@@ -65,7 +65,7 @@ def _prepare_data_dir(data_dir: Path) -> None:
 def _open_state(config: Config) -> StateStore:
     url = config.state_url()
     with _reported(config, config.state_store, "state", url):
-        state = open_state_store(url)
+        state = open_state_store(url, config.server_options)
         try:
             state.list()  # sweeps crashed writers' temp files now, and fails now if it cannot
         except BaseException:
@@ -77,7 +77,7 @@ def _open_state(config: Config) -> StateStore:
 def _open_history(config: Config) -> HistoryStore:
     url = config.history_url()
     with _reported(config, config.history_store, "history", url):
-        return open_history_store(url)
+        return open_history_store(url, config.server_options)
     raise AssertionError  # pragma: no cover (an error leaves the block by raising)
 
 

@@ -39,6 +39,7 @@ __all__ = [
     "HISTORY_SCHEMES",
     "SERVER_SCHEMES",
     "STATE_SCHEMES",
+    "ServerOptions",
     "StoreURL",
     "StoreURLError",
     "open_history_store",
@@ -72,41 +73,57 @@ class StoreURL:
         return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
-def _json_state_store(url: StoreURL) -> StateStore:
+@dataclass(frozen=True, slots=True)
+class ServerOptions:
+    """How stores on a database server connect; files and SQLite ignore them."""
+
+    pool_size: int = 10
+    """Connections each store keeps at most."""
+    connect_timeout: float = 10.0
+    """Seconds to wait for the database when the store opens."""
+
+
+def _json_state_store(url: StoreURL, options: ServerOptions) -> StateStore:
+    del options  # a local directory: nothing to connect to
     return JSONStateStore(url.path)
 
 
-def _postgres_state_store(url: StoreURL) -> StateStore:
+def _postgres_state_store(url: StoreURL, options: ServerOptions) -> StateStore:
     try:
         from wfstored.storage.postgres import PostgresStateStore  # noqa: PLC0415 (optional)
     except ImportError as exc:
         raise StoreURLError(
             f"{url.shown()} needs the PostgreSQL driver: pip install 'wfstore[postgres]' ({exc})"
         ) from None
-    return PostgresStateStore(url.text)
+    return PostgresStateStore(
+        url.text, pool_size=options.pool_size, connect_timeout=options.connect_timeout
+    )
 
 
-def _sqlite_history_store(url: StoreURL) -> HistoryStore:
+def _sqlite_history_store(url: StoreURL, options: ServerOptions) -> HistoryStore:
+    del options  # a local file: nothing to connect to
     return SQLiteHistoryStore(url.path)
 
 
-def _postgres_history_store(url: StoreURL) -> HistoryStore:
+def _postgres_history_store(url: StoreURL, options: ServerOptions) -> HistoryStore:
     try:
         from wfstored.storage.postgres import PostgresHistoryStore  # noqa: PLC0415 (optional)
     except ImportError as exc:
         raise StoreURLError(
             f"{url.shown()} needs the PostgreSQL driver: pip install 'wfstore[postgres]' ({exc})"
         ) from None
-    return PostgresHistoryStore(url.text)
+    return PostgresHistoryStore(
+        url.text, pool_size=options.pool_size, connect_timeout=options.connect_timeout
+    )
 
 
-STATE_SCHEMES: Final[Mapping[str, Callable[[StoreURL], StateStore]]] = {
+STATE_SCHEMES: Final[Mapping[str, Callable[[StoreURL, ServerOptions], StateStore]]] = {
     "file": _json_state_store,
     "postgresql": _postgres_state_store,
     "postgres": _postgres_state_store,
 }
 """The state backends, by URL scheme; a plain path means the first."""
-HISTORY_SCHEMES: Final[Mapping[str, Callable[[StoreURL], HistoryStore]]] = {
+HISTORY_SCHEMES: Final[Mapping[str, Callable[[StoreURL, ServerOptions], HistoryStore]]] = {
     "sqlite": _sqlite_history_store,
     "postgresql": _postgres_history_store,
     "postgres": _postgres_history_store,
@@ -126,16 +143,16 @@ def parse_history_url(text: str) -> StoreURL:
     return _parse("history", text, HISTORY_SCHEMES)
 
 
-def open_state_store(url: str | StoreURL) -> StateStore:
+def open_state_store(url: str | StoreURL, options: ServerOptions | None = None) -> StateStore:
     """Open the state store ``url`` names (see the module's docstring for the forms)."""
     parsed = url if isinstance(url, StoreURL) else parse_state_url(url)
-    return STATE_SCHEMES[parsed.scheme](parsed)
+    return STATE_SCHEMES[parsed.scheme](parsed, options or ServerOptions())
 
 
-def open_history_store(url: str | StoreURL) -> HistoryStore:
+def open_history_store(url: str | StoreURL, options: ServerOptions | None = None) -> HistoryStore:
     """Open the history store ``url`` names (see the module's docstring for the forms)."""
     parsed = url if isinstance(url, StoreURL) else parse_history_url(url)
-    return HISTORY_SCHEMES[parsed.scheme](parsed)
+    return HISTORY_SCHEMES[parsed.scheme](parsed, options or ServerOptions())
 
 
 def _parse(kind: str, text: str, schemes: Mapping[str, object]) -> StoreURL:
