@@ -27,8 +27,7 @@ from wfstored.storage.postgres.queries import (
     list_query,
     stats_query,
 )
-from wfstored.storage.postgres.schema import migrate
-from wfstored.storage.shared.history_queries import Position
+from wfstored.storage.postgres.schema import open_migrated
 from wfstored.storage.shared.record_rows import RECORD_ID, Row, row_record
 from wfstored.storage.shared.table_history_store import TableHistoryStore
 
@@ -43,6 +42,9 @@ class PostgresHistoryStore(TableHistoryStore):
     the store opens.
     """
 
+    list_query = staticmethod(list_query)
+    stats_query = staticmethod(stats_query)
+
     def __init__(
         self,
         url: str,
@@ -55,40 +57,12 @@ class PostgresHistoryStore(TableHistoryStore):
 
         Raises :class:`~wfstore.errors.UnavailableError` if the database cannot be reached.
         """
-        super().__init__(clock)
-        self._db = PostgresDatabase(url, pool_size=pool_size, connect_timeout=connect_timeout)
-        try:
-            self._db.transaction("migrating", lambda conn: migrate(conn, self._db.name))
-        except BaseException:
-            self._db.close()
-            raise
-
-    @property
-    def database_name(self) -> str:
-        """The database's URL, without its password."""
-        return self._db.name
+        self._db: PostgresDatabase
+        super().__init__(open_migrated(url, pool_size, connect_timeout), clock)
 
     def ping(self) -> None:
         """Return if the database answers now; raise UnavailableError if it does not."""
         self._db.ping()
-
-    def close(self) -> None:
-        """Close the pool; idempotent. Later calls raise :class:`StoreClosedError`."""
-        self._db.close()
-
-    def _check_open(self) -> None:
-        self._db.check_open()
-
-    def _fetch(self, action: str, sql: str, params: list[object]) -> list[Row]:
-        return self._db.fetch(action, sql, params)
-
-    def _list_query(
-        self, history_filter: HistoryFilter, limit: int, after: Position | None
-    ) -> tuple[str, list[object]]:
-        return list_query(history_filter, limit=limit, after=after)
-
-    def _stats_query(self, history_filter: HistoryFilter) -> tuple[str, list[object]]:
-        return stats_query(history_filter)
 
     def _delete_older(self, cutoff: str) -> int:
         def delete(conn: psycopg.Connection) -> int:

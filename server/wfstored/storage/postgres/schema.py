@@ -15,9 +15,10 @@ from __future__ import annotations
 import psycopg
 from wfstore.errors import DataCorruptedError
 
+from wfstored.storage.postgres.database import PostgresDatabase
 from wfstored.storage.shared.history_schema import ColumnKind, create_statements
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "STATE_TABLE", "migrate"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "STATE_TABLE", "migrate", "open_migrated"]
 
 _TYPES: dict[ColumnKind, str] = {"text": 'TEXT COLLATE "C"', "int32": "INTEGER", "int64": "BIGINT"}
 
@@ -90,3 +91,14 @@ def _migrate_locked(conn: psycopg.Connection, database: str) -> int:
     if found < SCHEMA_VERSION:
         conn.execute("UPDATE wfstore_schema SET version = %s WHERE id = 1", (SCHEMA_VERSION,))
     return found
+
+
+def open_migrated(url: str, pool_size: int, connect_timeout: float) -> PostgresDatabase:
+    """Open a pool on ``url`` and bring the schema up to date; close it again if that fails."""
+    database = PostgresDatabase(url, pool_size=pool_size, connect_timeout=connect_timeout)
+    try:
+        database.transaction("migrating", lambda conn: migrate(conn, database.name))
+    except BaseException:
+        database.close()
+        raise
+    return database

@@ -8,17 +8,17 @@ file backend (:mod:`wfstored.storage.shared.state_pages`).
 
 from __future__ import annotations
 
-from types import TracebackType
-from typing import Final, Self
+from typing import Final
 
 import psycopg
 from wfstore.domain import ExecutionContext, Page
 from wfstore.validation import check_context, check_page_size, check_workflow_id
 
 from wfstored.storage.files.awf_codec import decode_state, encode_state
-from wfstored.storage.postgres.database import DEFAULT_POOL_SIZE, PostgresDatabase
+from wfstored.storage.postgres.database import DEFAULT_POOL_SIZE
 from wfstored.storage.postgres.nul_escape import escape_json, escape_text, unescape_json
-from wfstored.storage.postgres.schema import STATE_TABLE, migrate
+from wfstored.storage.postgres.schema import STATE_TABLE, open_migrated
+from wfstored.storage.shared.closing import ClosingStore
 from wfstored.storage.shared.state_pages import page_of_ids, resume_after, state_page_size
 from wfstored.storage.shared.time_text import format_time
 
@@ -40,7 +40,7 @@ _IDS_AFTER: Final = (
 _FIRST_IDS: Final = f"SELECT workflow_id FROM {STATE_TABLE} ORDER BY workflow_id LIMIT %s"  # noqa: S608
 
 
-class PostgresStateStore:
+class PostgresStateStore(ClosingStore):
     """A :class:`~wfstore.StateStore` in a PostgreSQL database; thread-safe.
 
     ``url`` is a libpq URL or connection string. The schema is created or migrated when the
@@ -52,12 +52,7 @@ class PostgresStateStore:
         self, url: str, *, pool_size: int = DEFAULT_POOL_SIZE, connect_timeout: float = 10.0
     ) -> None:
         """Connect (waiting up to ``connect_timeout`` s) and bring the schema up to date."""
-        self._db = PostgresDatabase(url, pool_size=pool_size, connect_timeout=connect_timeout)
-        try:
-            self._db.transaction("migrating", lambda conn: migrate(conn, self._db.name))
-        except BaseException:
-            self._db.close()
-            raise
+        self._db = open_migrated(url, pool_size, connect_timeout)
 
     def save(self, state: ExecutionContext) -> None:
         """Store ``state`` durably under its workflow id, replacing any previous state."""
@@ -131,16 +126,3 @@ class PostgresStateStore:
     def close(self) -> None:
         """Close the pool; idempotent. Later calls raise :class:`StoreClosedError`."""
         self._db.close()
-
-    def __enter__(self) -> Self:
-        """Return the store itself, to be closed when the ``with`` block ends."""
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        """Close the store."""
-        self.close()

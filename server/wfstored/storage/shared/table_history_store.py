@@ -11,8 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from types import TracebackType
-from typing import Self
+from typing import Protocol
 
 from wfstore.domain import ExecutionRecord, HistoryFilter, HistoryStats, Page
 from wfstore.validation import (
@@ -23,6 +22,7 @@ from wfstore.validation import (
     filter_or_default,
 )
 
+from wfstored.storage.shared.closing import ClosingStore
 from wfstored.storage.shared.group_commit import GroupCommitter
 from wfstored.storage.shared.history_queries import (
     DEFAULT_LIST_LIMIT,
@@ -33,27 +33,70 @@ from wfstored.storage.shared.history_queries import (
 from wfstored.storage.shared.record_rows import Row, record_row, row_record
 from wfstored.storage.shared.time_text import cutoff_text
 
-__all__ = ["TableHistoryStore"]
+__all__ = ["HistoryDatabase", "QueryBuilder", "StatsQueryBuilder", "TableHistoryStore"]
 
 
-class TableHistoryStore(ABC):
-    """A :class:`~wfstore.HistoryStore` on the shared ``executions`` table of some database."""
+class HistoryDatabase(Protocol):
+    """What the store needs of a backend's database object."""
 
-    def __init__(self, clock: Callable[[], datetime]) -> None:
-        """Take "now" from ``clock``; concurrent writes share commits."""
+    name: str
+    """The database as messages name it (a path, or a URL without its password)."""
+
+    def check_open(self) -> None:
+        """Raise StoreClosedError once the database is closed."""
+        ...
+
+    def fetch(self, action: str, sql: str, params: list[object]) -> list[Row]:
+        """Run a read-only query and return its rows, as stored."""
+        ...
+
+    def close(self) -> None:
+        """Close every connection; idempotent."""
+        ...
+
+
+class QueryBuilder(Protocol):
+    """Builds the SQL listing matching rows newest first, from a keyset position."""
+
+    def __call__(
+        self, history_filter: HistoryFilter, *, limit: int, after: Position | None = None
+    ) -> tuple[str, list[object]]:
+        """Return the SQL and its parameters."""
+        ...
+
+
+StatsQueryBuilder = Callable[[HistoryFilter], tuple[str, list[object]]]
+"""Builds the SQL of the counts and the two halves of the duration sum."""
+
+
+class TableHistoryStore(ClosingStore, ABC):
+    """A :class:`~wfstore.HistoryStore` on the shared ``executions`` table of some database.
+
+    A backend passes its database object and sets its SQL builders as the class attributes
+    ``list_query`` and ``stats_query``; it writes only how rows are committed and deleted.
+    """
+
+    list_query: QueryBuilder
+    """The backend's listing SQL (a ``staticmethod``)."""
+    stats_query: StatsQueryBuilder
+    """The backend's statistics SQL (a ``staticmethod``)."""
+
+    def __init__(self, database: HistoryDatabase, clock: Callable[[], datetime]) -> None:
+        """Serve the port on ``database``; take "now" from ``clock``; share commits."""
+        self._db = database
         self._clock = clock
         self._committer = GroupCommitter(self._commit_units)
 
-    # --- What a backend supplies ---------------------------------------------------------------
-
     @property
-    @abstractmethod
     def database_name(self) -> str:
         """The database as messages name it (a path, or a URL without its password)."""
+        return self._db.name
 
-    @abstractmethod
-    def _check_open(self) -> None:
-        """Raise StoreClosedError once the store is closed."""
+    def close(self) -> None:
+        """Release the store's resources; idempotent. Later calls raise StoreClosedError."""
+        self._db.close()
+
+    # --- What a backend supplies ---------------------------------------------------------------
 
     @abstractmethod
     def _commit_units(self, units: Sequence[tuple[Row, ...]]) -> list[BaseException | None]:
@@ -64,26 +107,8 @@ class TableHistoryStore(ABC):
         """
 
     @abstractmethod
-    def _fetch(self, action: str, sql: str, params: list[object]) -> list[Row]:
-        """Run a read-only query and return its rows, as stored."""
-
-    @abstractmethod
-    def _list_query(
-        self, history_filter: HistoryFilter, limit: int, after: Position | None
-    ) -> tuple[str, list[object]]:
-        """Return the SQL listing matching rows newest first (filter text already stored)."""
-
-    @abstractmethod
-    def _stats_query(self, history_filter: HistoryFilter) -> tuple[str, list[object]]:
-        """Return the SQL of the counts and the two halves of the duration sum."""
-
-    @abstractmethod
     def _delete_older(self, cutoff: str) -> int:
         """Delete the rows completed before the time text ``cutoff``; return how many."""
-
-    @abstractmethod
-    def close(self) -> None:
-        """Release the store's resources; idempotent. Later calls raise StoreClosedError."""
 
     def _stored_row(self, row: Row) -> Row:
         """Return ``row`` as the database stores it (as it is, unless a backend escapes text)."""
@@ -102,7 +127,7 @@ class TableHistoryStore(ABC):
         record is committed. Raises :class:`AlreadyExistsError` if the id is stored with
         different content.
         """
-        self._check_open()
+        self._db.check_open()
         check_record(record)
         self._committer.submit((self._stored_row(record_row(record)),))
 
@@ -113,7 +138,7 @@ class TableHistoryStore(ABC):
         :class:`AlreadyExistsError`, and stores nothing, if any id is stored (or repeated in
         the batch) with different content.
         """
-        self._check_open()
+        self._db.check_open()
         check_records(records)
         if records:
             self._committer.submit(tuple(self._stored_row(record_row(r)) for r in records))
@@ -123,11 +148,11 @@ class TableHistoryStore(ABC):
 
         ``None`` (or no argument) means no filter: the 20 newest records.
         """
-        self._check_open()
+        self._db.check_open()
         applied = filter_or_default(history_filter)
         limit = applied.limit or DEFAULT_LIST_LIMIT
-        sql, params = self._list_query(self._stored_filter(applied), limit, None)
-        return [self._decode(row) for row in self._fetch("listing", sql, params)]
+        sql, params = self.list_query(self._stored_filter(applied), limit=limit)
+        return [self._decode(row) for row in self._db.fetch("listing", sql, params)]
 
     def list_page(
         self,
@@ -140,12 +165,14 @@ class TableHistoryStore(ABC):
         ``page_size`` 0 means 100; larger than 1000 means 1000. The filter's limit caps the
         records over all pages. A token works only with the filter it was issued for.
         """
-        self._check_open()
+        self._db.check_open()
         applied = filter_or_default(history_filter)
         check_page_size(page_size)
         plan = plan_page(applied, page_size, page_token)
-        sql, params = self._list_query(self._stored_filter(applied), plan.fetch, plan.after)
-        return plan.page(self._fetch("listing", sql, params), self._decode)
+        sql, params = self.list_query(
+            self._stored_filter(applied), limit=plan.fetch, after=plan.after
+        )
+        return plan.page(self._db.fetch("listing", sql, params), self._decode)
 
     def get_stats(self, history_filter: HistoryFilter | None = None) -> HistoryStats:
         """Return aggregates over every matching record (the filter's limit is ignored).
@@ -154,9 +181,9 @@ class TableHistoryStore(ABC):
         ``success`` and ``completed``; ``avg_duration_ms`` is the exact mean truncated toward
         zero, 0 when nothing matches.
         """
-        self._check_open()
-        sql, params = self._stats_query(self._stored_filter(filter_or_default(history_filter)))
-        row = self._fetch("computing stats", sql, params)[0]
+        self._db.check_open()
+        sql, params = self.stats_query(self._stored_filter(filter_or_default(history_filter)))
+        row = self._db.fetch("computing stats", sql, params)[0]
         return stats_from_sums([int(value) for value in row])
 
     def cleanup(self, older_than: timedelta) -> int:
@@ -164,24 +191,11 @@ class TableHistoryStore(ABC):
 
         A negative ``older_than`` deletes nothing, as does a cutoff before year 1.
         """
-        self._check_open()
+        self._db.check_open()
         check_duration("older_than", older_than)
         cutoff = cutoff_text(self._clock(), older_than)
         return 0 if cutoff is None else self._delete_older(cutoff)
 
-    def __enter__(self) -> Self:
-        """Return the store itself, to be closed when the ``with`` block ends."""
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        """Close the store."""
-        self.close()
-
     def _decode(self, row: Row) -> ExecutionRecord:
         """Return the record a row holds (a backend that escapes text unescapes it first)."""
-        return row_record(row, self.database_name)
+        return row_record(row, self._db.name)

@@ -17,11 +17,9 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from wfstore.domain import HistoryFilter
 from wfstore.errors import AlreadyExistsError, DataCorruptedError, StoreError
 from wfstore.timestamps import utc_now
 
-from wfstored.storage.shared.history_queries import Position
 from wfstored.storage.shared.record_rows import RECORD_ID, Row
 from wfstored.storage.shared.table_history_store import TableHistoryStore
 from wfstored.storage.sqlite.database import SQLiteDatabase
@@ -45,6 +43,9 @@ class SQLiteHistoryStore(TableHistoryStore):
     open the same file.
     """
 
+    list_query = staticmethod(list_query)
+    stats_query = staticmethod(stats_query)
+
     def __init__(
         self, path: str | os.PathLike[str], *, clock: Callable[[], datetime] = utc_now
     ) -> None:
@@ -54,31 +55,8 @@ class SQLiteHistoryStore(TableHistoryStore):
         Raises ``OSError`` if the file cannot be created, :class:`UnavailableError` if it is
         locked or unreadable and :class:`DataCorruptedError` if it is not a history database.
         """
-        super().__init__(clock)
-        self._db = SQLiteDatabase(Path(path))
-
-    @property
-    def database_name(self) -> str:
-        """The database file's path."""
-        return self._db.name
-
-    def close(self) -> None:
-        """Close the database; idempotent. Later calls raise :class:`StoreClosedError`."""
-        self._db.close()
-
-    def _check_open(self) -> None:
-        self._db.check_open()
-
-    def _fetch(self, action: str, sql: str, params: list[object]) -> list[Row]:
-        return self._db.fetch(action, sql, params)
-
-    def _list_query(
-        self, history_filter: HistoryFilter, limit: int, after: Position | None
-    ) -> tuple[str, list[object]]:
-        return list_query(history_filter, limit=limit, after=after)
-
-    def _stats_query(self, history_filter: HistoryFilter) -> tuple[str, list[object]]:
-        return stats_query(history_filter)
+        self._db: SQLiteDatabase
+        super().__init__(SQLiteDatabase(Path(path)), clock)
 
     def _delete_older(self, cutoff: str) -> int:
         def delete(conn: sqlite3.Connection) -> int:
