@@ -24,10 +24,12 @@ adding its scheme to the tables here; nothing else in the daemon changes.
 
 from __future__ import annotations
 
+import importlib
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Final
 
 from wfstore.ports import HistoryStore, StateStore
@@ -88,16 +90,21 @@ def _json_state_store(url: StoreURL, options: ServerOptions) -> StateStore:
     return JSONStateStore(url.path)
 
 
-def _postgres_state_store(url: StoreURL, options: ServerOptions) -> StateStore:
+def _postgres(url: StoreURL) -> ModuleType:
+    """Import the PostgreSQL backend, or say which extra the URL needs."""
     try:
-        from wfstored.storage.postgres import PostgresStateStore  # noqa: PLC0415 (optional)
+        return importlib.import_module("wfstored.storage.postgres")
     except ImportError as exc:
         raise StoreURLError(
             f"{url.shown()} needs the PostgreSQL driver: pip install 'wfstore[postgres]' ({exc})"
         ) from None
-    return PostgresStateStore(
+
+
+def _postgres_state_store(url: StoreURL, options: ServerOptions) -> StateStore:
+    store: StateStore = _postgres(url).PostgresStateStore(
         url.text, pool_size=options.pool_size, connect_timeout=options.connect_timeout
     )
+    return store
 
 
 def _sqlite_history_store(url: StoreURL, options: ServerOptions) -> HistoryStore:
@@ -106,15 +113,10 @@ def _sqlite_history_store(url: StoreURL, options: ServerOptions) -> HistoryStore
 
 
 def _postgres_history_store(url: StoreURL, options: ServerOptions) -> HistoryStore:
-    try:
-        from wfstored.storage.postgres import PostgresHistoryStore  # noqa: PLC0415 (optional)
-    except ImportError as exc:
-        raise StoreURLError(
-            f"{url.shown()} needs the PostgreSQL driver: pip install 'wfstore[postgres]' ({exc})"
-        ) from None
-    return PostgresHistoryStore(
+    store: HistoryStore = _postgres(url).PostgresHistoryStore(
         url.text, pool_size=options.pool_size, connect_timeout=options.connect_timeout
     )
+    return store
 
 
 STATE_SCHEMES: Final[Mapping[str, Callable[[StoreURL, ServerOptions], StateStore]]] = {
