@@ -19,12 +19,11 @@ POSTGRES_ROUNDS = 8
 pytestmark = pytest.mark.daemon
 
 
-@pytest.mark.timeout(120)
-def test_every_acknowledged_write_survives_sigkill_under_load(tmp_path: Path) -> None:
-    loop = KillLoop(tmp_path / "data", seed=20261124)
+def _kill_rounds(loop: KillLoop, rounds: int) -> None:
+    """Run ``rounds`` rounds of load and SIGKILL; every acknowledged write must survive."""
     saves = records = 0
     try:
-        for _ in range(ROUNDS):
+        for _ in range(rounds):
             result = loop.run_round()
             assert result.problems == [], f"round {loop.rounds}: {result.problems}"
             saves += result.acked_saves
@@ -32,9 +31,14 @@ def test_every_acknowledged_write_survives_sigkill_under_load(tmp_path: Path) ->
     finally:
         loop.close()
     # The load was real: the daemon was killed in the middle of acknowledged writes.
-    assert saves > ROUNDS
-    assert records > ROUNDS
+    assert saves > rounds
+    assert records > rounds
     assert len(loop.ledger.records) >= records
+
+
+@pytest.mark.timeout(120)
+def test_every_acknowledged_write_survives_sigkill_under_load(tmp_path: Path) -> None:
+    _kill_rounds(KillLoop(tmp_path / "data", seed=20261124), ROUNDS)
 
 
 @pytest.mark.postgres
@@ -43,18 +47,7 @@ def test_every_acknowledged_write_survives_sigkill_on_postgresql(
     tmp_path: Path, postgres_url: str
 ) -> None:
     loop = KillLoop(tmp_path / "data", seed=20261204, database_url=postgres_url)
-    saves = records = 0
-    try:
-        for _ in range(POSTGRES_ROUNDS):
-            result = loop.run_round()
-            assert result.problems == [], f"round {loop.rounds}: {result.problems}"
-            saves += result.acked_saves
-            records += result.acked_records
-    finally:
-        loop.close()
-    assert saves > POSTGRES_ROUNDS
-    assert records > POSTGRES_ROUNDS
-    assert len(loop.ledger.records) >= records
+    _kill_rounds(loop, POSTGRES_ROUNDS)
 
 
 def test_sigterm_under_load_keeps_every_acknowledged_write(tmp_path: Path) -> None:

@@ -132,6 +132,34 @@ def _run_as() -> tuple[list[str], int | None, int | None]:
     raise PostgresUnavailableError("running as root, and neither 'postgres' nor 'nobody' exists")
 
 
+def _new_cluster(bin_dir: Path, prefix: str) -> PostgresCluster:
+    """Return a cluster in a new temp directory owned by the user the server runs as."""
+    run_as, uid, gid = _run_as()
+    directory = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    if uid is not None and gid is not None:
+        os.chown(directory, uid, gid)
+    return PostgresCluster(directory, bin_dir, _free_port(), run_as)
+
+
+def _make_and_start(cluster: PostgresCluster, tool: str, args: list[str]) -> None:
+    """Make the data directory with ``tool`` (initdb, pg_basebackup), then start the server.
+
+    On failure the cluster is removed and :class:`PostgresUnavailableError` says why.
+    """
+    data = str(cluster.directory / "data")
+    command = [*cluster.run_as, str(cluster.bin_dir / tool), "-D", data, *args]
+    done = subprocess.run(command, capture_output=True, check=False, start_new_session=True)
+    if done.returncode != 0:
+        cluster.stop()
+        output = (done.stdout + done.stderr).decode(errors="replace").strip()
+        raise PostgresUnavailableError(f"{tool} failed: {output[-400:]}")
+    try:
+        cluster.start_server()
+    except PostgresUnavailableError:
+        cluster.stop()
+        raise
+
+
 def start_cluster() -> PostgresCluster:
     """Run initdb into a temp dir and start PostgreSQL on a Unix socket there (no TCP).
 
@@ -150,27 +178,8 @@ def start_cluster() -> PostgresCluster:
             "no PostgreSQL server binaries: install Debian's postgresql package or set "
             "WFSTORE_PG_BIN to a directory holding initdb and pg_ctl"
         )
-    run_as, uid, gid = _run_as()
-    directory = Path(tempfile.mkdtemp(prefix="wfs-pg-", dir="/tmp"))
-    if uid is not None and gid is not None:
-        os.chown(directory, uid, gid)
-    cluster = PostgresCluster(directory, bin_dir, _free_port(), run_as)
-    initdb = [*run_as, str(bin_dir / "initdb"), "-D", str(directory / "data")]
-    done = subprocess.run(
-        [*initdb, "-A", "trust", "-U", _SUPERUSER],
-        capture_output=True,
-        check=False,
-        start_new_session=True,
-    )
-    if done.returncode != 0:
-        cluster.stop()
-        output = (done.stdout + done.stderr).decode(errors="replace").strip()
-        raise PostgresUnavailableError(f"initdb failed: {output[-400:]}")
-    try:
-        cluster.start_server()
-    except PostgresUnavailableError:
-        cluster.stop()
-        raise
+    cluster = _new_cluster(bin_dir, "wfs-pg-")
+    _make_and_start(cluster, "initdb", ["-A", "trust", "-U", _SUPERUSER])
     with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
         row = conn.execute("SHOW server_version").fetchone()
         cluster.version = str(row[0]) if row else "?"
@@ -196,28 +205,9 @@ def start_standby(primary: PostgresCluster) -> PostgresCluster:
     """
     import psycopg  # noqa: PLC0415 (an optional dependency)
 
-    run_as, uid, gid = _run_as()
-    directory = Path(tempfile.mkdtemp(prefix="wfs-pg-standby-", dir="/tmp"))
-    if uid is not None and gid is not None:
-        os.chown(directory, uid, gid)
-    standby = PostgresCluster(directory, primary.bin_dir, _free_port(), run_as)
-    backup = [*run_as, str(primary.bin_dir / "pg_basebackup"), "-D", str(directory / "data")]
+    standby = _new_cluster(primary.bin_dir, "wfs-pg-standby-")
     source = ["-h", str(primary.directory), "-p", str(primary.port), "-U", _SUPERUSER]
-    done = subprocess.run(
-        [*backup, *source, "-R", "-X", "stream", "-c", "fast"],
-        capture_output=True,
-        check=False,
-        start_new_session=True,
-    )
-    if done.returncode != 0:
-        standby.stop()
-        output = (done.stdout + done.stderr).decode(errors="replace").strip()
-        raise PostgresUnavailableError(f"pg_basebackup failed: {output[-400:]}")
-    try:
-        standby.start_server()
-    except PostgresUnavailableError:
-        standby.stop()
-        raise
+    _make_and_start(standby, "pg_basebackup", [*source, "-R", "-X", "stream", "-c", "fast"])
     with psycopg.connect(primary.conninfo(), autocommit=True) as conn:
         conn.execute("ALTER SYSTEM SET synchronous_standby_names = '*'")
         conn.execute("SELECT pg_reload_conf()")
