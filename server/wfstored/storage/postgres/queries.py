@@ -15,6 +15,7 @@ from wfstored.storage.shared.history_queries import (
     DURATION_LOW_MASK,
     SUCCESS_STATUSES,
     Position,
+    listing_statement,
     where_clause,
 )
 from wfstored.storage.shared.history_schema import SELECT_COLUMNS, TABLE, insert_statement
@@ -43,12 +44,7 @@ def list_query(
 
     ``after`` is the stored ``(completed_at, id)`` of the last record already returned.
     """
-    where, params = where_clause(history_filter, after, "%s")
-    sql = (
-        f"SELECT {SELECT_COLUMNS} FROM {TABLE}{where}"  # noqa: S608 (constants and placeholders only)
-        " ORDER BY completed_at DESC, id DESC LIMIT %s"
-    )
-    return sql, [*params, limit]
+    return listing_statement(history_filter, limit=limit, after=after, placeholder="%s")
 
 
 def stats_query(history_filter: HistoryFilter) -> tuple[str, list[object]]:

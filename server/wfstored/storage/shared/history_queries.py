@@ -23,6 +23,8 @@ from wfstored.storage.shared.history_schema import (
     INDEX_BY_NAME_STATUS,
     INDEX_BY_STATUS,
     INDEX_BY_TIME,
+    SELECT_COLUMNS,
+    TABLE,
 )
 from wfstored.storage.shared.page_tokens import (
     decode_page_token,
@@ -42,6 +44,7 @@ __all__ = [
     "PagePlan",
     "Position",
     "index_for",
+    "listing_statement",
     "plan_page",
     "stats_from_sums",
     "where_clause",
@@ -101,6 +104,27 @@ def where_clause(
         params.append(format_time(history_filter.until))
     where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
     return where, params
+
+
+def listing_statement(
+    history_filter: HistoryFilter,
+    *,
+    limit: int,
+    after: Position | None = None,
+    placeholder: str = "?",
+    table_hint: str = "",
+) -> tuple[str, list[object]]:
+    """Return the SQL and parameters listing matching rows newest first, ``limit`` of them.
+
+    ``table_hint`` follows the table name (SQLite's ``INDEXED BY``); rows come back in the
+    column order of the table.
+    """
+    where, params = where_clause(history_filter, after, placeholder)
+    sql = (
+        f"SELECT {SELECT_COLUMNS} FROM {TABLE}{table_hint}{where}"  # noqa: S608 (constants and placeholders only)
+        f" ORDER BY completed_at DESC, id DESC LIMIT {placeholder}"
+    )
+    return sql, [*params, limit]
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from wfstored.storage.shared.history_queries import (
     SUCCESS_STATUSES,
     Position,
     index_for,
+    listing_statement,
     where_clause,
 )
 from wfstored.storage.shared.history_schema import SELECT_COLUMNS, TABLE, insert_statement
@@ -41,13 +42,8 @@ def list_query(
     come back in the column order of the table. The filter's own limit is not applied: pass
     the number of rows wanted as ``limit``.
     """
-    where, params = where_clause(history_filter, after)
-    index = index_for(history_filter)
-    sql = (
-        f"SELECT {SELECT_COLUMNS} FROM {TABLE} INDEXED BY {index}{where}"  # noqa: S608 (constants and placeholders only)
-        " ORDER BY completed_at DESC, id DESC LIMIT ?"
-    )
-    return sql, [*params, limit]
+    hint = f" INDEXED BY {index_for(history_filter)}"
+    return listing_statement(history_filter, limit=limit, after=after, table_hint=hint)
 
 
 def stats_query(history_filter: HistoryFilter) -> tuple[str, list[object]]:
