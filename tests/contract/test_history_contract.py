@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -302,6 +303,28 @@ def test_record_batch_is_all_or_nothing(history_target: HistoryTarget) -> None:
     with pytest.raises(AlreadyExistsError, match="twice"):
         store.record_batch([record("twice", duration_ms=1), record("twice", duration_ms=2)])
     assert _ids(store.list(HistoryFilter())) == ["taken"]
+
+
+def test_large_batches_keep_every_rule(history_target: HistoryTarget) -> None:
+    """Batches of hundreds of rows (PostgreSQL copies these) follow the rules of small ones."""
+    store = history_target.store
+    awkward = "tab\there, line\nbreak, back\\slash, NUL \x00, \\N, é 🚀"
+    batch = [
+        dataclasses.replace(
+            record(f"big-{n:03d}", completed_at=T0 + timedelta(seconds=n)),
+            error_message=awkward if n % 7 == 0 else "",
+        )
+        for n in range(300)
+    ]
+    store.record_batch([*batch, batch[5]])  # an identical repeat inside the batch: stored once
+    store.record_batch(batch)  # identical again: a safe retry
+    assert store.list(HistoryFilter(limit=1000)) == sorted(batch, key=lambda r: r.id, reverse=True)
+    clash = [record(f"new-{n:03d}") for n in range(300)]
+    with pytest.raises(AlreadyExistsError, match="new-150"):
+        store.record_batch([*clash, dataclasses.replace(clash[150], duration_ms=7)])
+    with pytest.raises(AlreadyExistsError, match="big-299"):
+        store.record_batch([*clash, dataclasses.replace(batch[299], duration_ms=7)])
+    assert store.get_stats(HistoryFilter()).total_executions == len(batch)
 
 
 def test_record_batch_names_the_invalid_record(history_target: HistoryTarget) -> None:

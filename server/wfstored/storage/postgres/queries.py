@@ -21,8 +21,11 @@ from wfstored.storage.shared.history_queries import (
 from wfstored.storage.shared.history_schema import SELECT_COLUMNS, TABLE, insert_statement
 
 __all__ = [
+    "COPY_TO_STAGING",
+    "CREATE_STAGING",
     "DELETE_OLDER",
     "INSERT_RETURNING",
+    "MERGE_STAGING",
     "SELECT_BY_IDS",
     "list_query",
     "stats_query",
@@ -30,6 +33,21 @@ __all__ = [
 
 INSERT_RETURNING: Final = insert_statement("%s") + " RETURNING id"
 """Insert one row unless its id is stored already, returning the id if it was inserted."""
+STAGING: Final = "wfstore_staging"
+"""A session's temporary table that large batches are copied into (emptied at each commit)."""
+CREATE_STAGING: Final = (
+    f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGING} (LIKE {TABLE}) ON COMMIT DELETE ROWS"
+)
+"""Create this session's staging table (once per connection)."""
+COPY_TO_STAGING: Final = f"COPY {STAGING} ({SELECT_COLUMNS}) FROM STDIN"
+"""Copy rows into the staging table."""
+MERGE_STAGING: Final = (
+    f"WITH staged AS (DELETE FROM {STAGING} RETURNING {SELECT_COLUMNS})"  # noqa: S608
+    f" INSERT INTO {TABLE} ({SELECT_COLUMNS}) SELECT {SELECT_COLUMNS} FROM staged"
+    " ON CONFLICT (id) DO NOTHING RETURNING id"
+)
+"""Move the staged rows into the table (emptying the staging table), skipping stored ids;
+return the ids inserted."""
 SELECT_BY_IDS: Final = f"SELECT {SELECT_COLUMNS} FROM {TABLE} WHERE id = ANY(%s)"  # noqa: S608
 """Read the rows stored under a list of ids."""
 DELETE_OLDER: Final = f"DELETE FROM {TABLE} WHERE completed_at < %s"  # noqa: S608 (constants)
