@@ -48,6 +48,7 @@ def render_chart(doc: Doc, path: Path) -> None:
         ("ceiling", "unix"),
         ("wfstored", "unix"),
         ("embedded", "in-process"),
+        ("wfstored-pg", "tcp"),
         ("peer", "tcp"),
     ]
     concurrencies = sorted({c["concurrency"] for c in cells})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from itertools import islice
 from pathlib import Path
@@ -54,17 +54,19 @@ def bulk_insert_history(path: Path, rows: Iterable[Row]) -> int:
 def seed_data_dir(data_dir: Path, *, history: int = 10_000, now: datetime = RUN_NOW) -> None:
     """Make a daemon data directory with the 100 benchmark states and a modest history.
 
-    The history has ``history`` runs over 30 days; :data:`LIST_NAME` holds about a fifth.
+    The history is :func:`seed_history_rows`.
     """
     state_dir = data_dir / "state"
     state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     data_dir.chmod(0o700)
     StateFileWriter(state_dir).write(STATE_IDS)
+    bulk_insert_history(data_dir / "history.db", seed_history_rows(history, now=now))
+
+
+def seed_history_rows(count: int = 10_000, *, now: datetime = RUN_NOW) -> Iterator[Row]:
+    """Yield the seed history: ``count`` runs over 30 days; :data:`LIST_NAME` about a fifth."""
     weights = [5.0 if name == LIST_NAME else 3.0 for name in SEED_NAMES]
-    bulk_insert_history(
-        data_dir / "history.db",
-        history_rows(history, SEED_NAMES, weights, days=30, now=now, prefix="seed"),
-    )
+    return history_rows(count, SEED_NAMES, weights, days=30, now=now, prefix="seed")
 
 
 def write_state_files(state_dir: Path, ids: Sequence[str]) -> None:

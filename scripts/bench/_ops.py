@@ -14,15 +14,19 @@ from typing import Any
 
 from wfstore import Client, HistoryFilter, HistoryStore, StateStore
 from wfstored import JSONStore, SQLiteHistoryStore
-from wfstored.storage.shared.history_schema import insert_statement
+from wfstored.storage.shared.history_schema import SELECT_COLUMNS, TABLE, insert_statement
 from wfstored.storage.shared.record_rows import record_row
 
 from scripts.bench._payloads import LIST_NAME, STATE_IDS, make_record, make_state, state_bytes
 
-GRPC_IMPLS = ("ceiling", "wfstored")
+GRPC_IMPLS = ("ceiling", "wfstored", "wfstored-pg")
 """Implementations reached through ``wfstore.Client``."""
 PG_INSERT = insert_statement("%s")
 """The peer's insert: the same row and conflict rule as wfstored's SQLite insert."""
+PG_STAGING = f"CREATE TEMPORARY TABLE IF NOT EXISTS staging (LIKE {TABLE}) ON COMMIT DELETE ROWS"
+"""The temporary table a ``COPY+merge`` batch is copied into (one per connection)."""
+PG_MERGE = f"INSERT INTO {TABLE} SELECT * FROM staging ON CONFLICT DO NOTHING RETURNING id"  # noqa: S608
+"""Moves a ``COPY+merge`` batch into the table, returning the ids it inserted."""
 CLEANUP_AGE = timedelta(days=365)
 """The Cleanup cell's ``older_than``: older than any seeded record, so it deletes nothing."""
 
@@ -180,17 +184,35 @@ def _redis_call(spec: CellSpec, resources: Resources, thread: int) -> Operation:
 
 
 def _postgres_call(spec: CellSpec, resources: Resources, thread: int) -> Operation:
+    """Return the direct psycopg peer's call: one row per commit, or a batch in one transaction.
+
+    A batch goes in by ``spec.op``: ``INSERT`` is ``executemany`` (pipelined by psycopg);
+    ``COPY`` copies straight into the table (no conflict rule: the floor of any bulk load);
+    ``COPY+merge`` copies into a temporary table and moves the rows over with ``INSERT ...
+    SELECT ... ON CONFLICT DO NOTHING RETURNING id``, as an adapter that must spot retried
+    ids would.
+    """
     connection = resources.pg_connection(spec.target, thread)
     prefix = f"{spec.tag}-{thread}"
     if spec.batch == 1:
         return Operation(
             lambda n: connection.execute(PG_INSERT, record_row(make_record(f"r-{prefix}-{n}")))
         )
+    if spec.op == "COPY+merge":
+        connection.execute(PG_STAGING)
 
     def insert_batch(n: int) -> None:
         rows = [record_row(make_record(f"b-{prefix}-{n}-{k}")) for k in range(spec.batch)]
         with connection.transaction(), connection.cursor() as cursor:
-            cursor.executemany(PG_INSERT, rows)
+            if spec.op == "INSERT":
+                cursor.executemany(PG_INSERT, rows)
+                return
+            table = "staging" if spec.op == "COPY+merge" else TABLE
+            with cursor.copy(f"COPY {table} ({SELECT_COLUMNS}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            if spec.op == "COPY+merge":
+                cursor.execute(PG_MERGE).fetchall()
 
     return Operation(insert_batch)
 

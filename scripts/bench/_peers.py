@@ -22,6 +22,7 @@ from typing import Any
 from wfstored.storage.shared.history_schema import create_statements
 
 from scripts.bench._payloads import STATE_IDS, state_bytes
+from scripts.bench._pinning import server_command
 from scripts.bench._servers import terminate
 
 PG_SCHEMA = create_statements(
@@ -76,7 +77,10 @@ def start_redis(name: str, *, aof: bool) -> Peer:
     if aof:
         command += ["--appendonly", "yes", "--appendfsync", "always"]
     process = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        server_command(command),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     targets = {"tcp": f"127.0.0.1:{port}", "unix": f"unix:{sock}"}
     peer = Peer(name, "", targets, process=process, directory=directory)
@@ -134,16 +138,26 @@ def start_postgres() -> Peer:
     peer = Peer("postgres", "", {}, stop_command=[*ctl, "-m", "fast", "-w", "stop"])
     peer.directory = directory
     options = f"-k {directory} -h 127.0.0.1 -p {port} -c max_connections=300"
-    steps = (
-        [*as_user, str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "bench"],
-        [*ctl, "-o", options, "-l", str(directory / "pg.log"), "-w", "-t", "60", "start"],
-    )
-    for step in steps:
-        done = subprocess.run(step, capture_output=True, check=False, start_new_session=True)
+    start = [*ctl, "-o", options, "-l", str(directory / "pg.log"), "-w", "-t", "60", "start"]
+    steps = {
+        "initdb": [
+            *as_user,
+            str(bin_dir / "initdb"),
+            "-D",
+            str(data),
+            "-A",
+            "trust",
+            "-U",
+            "bench",
+        ],
+        "pg_ctl start": server_command(start),
+    }
+    for step, command in steps.items():
+        done = subprocess.run(command, capture_output=True, check=False, start_new_session=True)
         if done.returncode != 0:
             peer.stop()
             output = (done.stdout + done.stderr).decode(errors="replace").strip()
-            raise RuntimeError(f"{Path(step[len(as_user)]).name} failed: {output[-500:]}")
+            raise RuntimeError(f"{step} failed: {output[-500:]}")
     peer.targets = {
         "tcp": f"host=127.0.0.1 port={port} user=bench dbname=postgres",
         "unix": f"host={directory} port={port} user=bench dbname=postgres",

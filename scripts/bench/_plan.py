@@ -16,6 +16,7 @@ from scripts.bench._driver import ClientPool, RunResult
 from scripts.bench._ops import CellSpec
 from scripts.bench._payloads import StateFileWriter
 from scripts.bench._peers import Peer
+from scripts.bench._pg_backend import PgBackend, delete_states, save_states
 from scripts.bench._servers import Server
 
 STATE_OPS = ("Load", "List", "Save", "Delete")
@@ -80,6 +81,8 @@ class Targets:
     wfstored_dir: Path
     embedded_dir: Path
     peers: dict[str, Peer] = field(default_factory=dict)
+    pg: PgBackend | None = None
+    """wfstored and the embedded stores on PostgreSQL, when the PostgreSQL peer runs."""
 
 
 def client_processes(concurrency: int, most: int) -> int:
@@ -127,7 +130,35 @@ def _op_cells(op: str, mode: Mode, targets: Targets, conc: int, batch: int) -> l
                 batch=batch,
             )
         )
-    return cells + _peer_cells(op, mode, targets, conc, batch)
+    return cells + _peer_cells(op, mode, targets, conc, batch) + _pg_cells(op, targets, conc, batch)
+
+
+def _pg_cells(op: str, targets: Targets, conc: int, batch: int) -> list[CellSpec]:
+    """Return the PostgreSQL backend's cells: through wfstored (TCP) and embedded."""
+    if targets.pg is None:
+        return []
+    cells = [
+        CellSpec(
+            impl="wfstored-pg",
+            op=op,
+            transport="tcp",
+            concurrency=conc,
+            target=targets.pg.daemon.tcp,
+            batch=batch,
+        )
+    ]
+    if conc in EMBEDDED_CONCURRENCY:
+        cells.append(
+            CellSpec(
+                impl="embedded-pg",
+                op=op,
+                transport="in-process",
+                concurrency=conc,
+                target=targets.pg.url,
+                batch=batch,
+            )
+        )
+    return cells
 
 
 def build_plan(mode: Mode, targets: Targets, *, batches: bool) -> list[CellSpec]:
@@ -159,6 +190,8 @@ def server_pid(spec: CellSpec, targets: Targets) -> int | None:
         return targets.ceiling.pid
     if spec.impl == "wfstored":
         return targets.wfstored.pid
+    if spec.impl == "wfstored-pg" and targets.pg is not None:
+        return targets.pg.daemon.pid
     peer = targets.peers.get(spec.impl)
     if spec.impl.startswith("redis") and peer is not None and peer.process is not None:
         return peer.process.pid
@@ -173,6 +206,7 @@ class _DeletePools:
             "wfstored": targets.wfstored_dir / "state",
             "embedded": targets.embedded_dir / "state",
         }
+        self._pg = targets.pg
         self._span = mode.warmup + mode.window
         self._rates: dict[tuple[str, str, int], float] = {}
 
@@ -189,16 +223,19 @@ class _DeletePools:
         return int(rate * self._span * 1.5) + 4 * spec.concurrency + 100
 
     def fill(self, spec: CellSpec, ids: list[str]) -> None:
-        """Write the pool files of ``spec``."""
+        """Write the pool files (or PostgreSQL rows) of ``spec``."""
         if spec.impl in self._dirs:
             StateFileWriter(self._dirs[spec.impl]).write(ids)
+        elif spec.impl.endswith("-pg") and self._pg is not None:
+            save_states(self._pg.state, ids)
 
-    def drain(self, spec: CellSpec, ids: list[str], result: RunResult) -> int:
-        """Remember the cell's rate and remove the pool files it did not delete."""
+    def drain(self, spec: CellSpec, ids: list[str], result: RunResult) -> None:
+        """Remember the cell's rate and remove the pool entries it did not delete."""
         self._rates[(spec.impl, spec.transport, spec.concurrency)] = result.rate
-        if spec.impl not in self._dirs:
-            return 0
-        return StateFileWriter(self._dirs[spec.impl]).remove(ids)
+        if spec.impl in self._dirs:
+            StateFileWriter(self._dirs[spec.impl]).remove(ids)
+        elif spec.impl.endswith("-pg") and self._pg is not None:
+            delete_states(self._pg.state, ids)
 
 
 def run_rounds(

@@ -33,7 +33,18 @@ OP_LABELS = {
     "GET": "GET",
     "INSERT": "INSERT",
 }
-IMPL_ORDER = ("ceiling", "wfstored", "embedded", "redis-aof", "redis", "postgres")
+IMPL_ORDER = (
+    "ceiling",
+    "wfstored",
+    "embedded",
+    "wfstored-pg",
+    "embedded-pg",
+    "redis-aof",
+    "redis",
+    "postgres",
+)
+EMBEDDED_OF = {"wfstored": "embedded", "wfstored-pg": "embedded-pg"}
+"""Each daemon implementation and the adapters it serves, run in-process."""
 TRANSPORT_ORDER = ("tcp", "unix", "in-process")
 Doc = dict[str, Any]
 
@@ -131,7 +142,7 @@ def _ratio(value: float | None, reference: float | None) -> str:
 
 
 def _peer_ratio(cell: dict[str, Any], index: dict[tuple[Any, ...], dict[str, Any]]) -> str:
-    if cell["impl"] != "wfstored":
+    if cell["impl"] not in EMBEDDED_OF:
         return ""
     for impl, op in PEERS_OF.get(cell["op"], ())[:1]:
         peer = index.get((impl, op, cell["transport"], cell["concurrency"], cell["batch"]))
@@ -156,9 +167,9 @@ def cell_table(cells: list[dict[str, Any]]) -> list[str]:
         median = statistics.median(rates)
         key = (cell["op"], cell["transport"], cell["concurrency"], cell["batch"])
         ceiling = embedded = ""
-        if cell["impl"] == "wfstored":
+        if cell["impl"] in EMBEDDED_OF:
             ceiling = _ratio(median, _median(index.get(("ceiling", *key))))
-            embedded_key = ("embedded", cell["op"], "in-process", *key[2:])
+            embedded_key = (EMBEDDED_OF[cell["impl"]], cell["op"], "in-process", *key[2:])
             embedded = _ratio(median, _median(index.get(embedded_key)))
         unit = " rec" if cell["batch"] > 1 else ""
         lines.append(
@@ -182,15 +193,7 @@ def _scale_lines(scale: dict[str, Any]) -> list[str]:
             f"{built['states']:.1f} s (state files)."
         ),
         "",
-        "| query | where | p50 ms | p99 ms | samples | note |",
-        "| --- | --- | ---: | ---: | ---: | --- |",
-    ]
-    lines += [
-        (
-            f"| {t['query']} | {t['where']} | {t['p50_ms']:.2f} | {t['p99_ms']:.2f} "
-            f"| {t['samples']} | {t['note']} |"
-        )
-        for t in scale["timings"]
+        *_timing_rows(scale["timings"]),
     ]
     if scale["cells"]:
         lines += [
@@ -209,14 +212,46 @@ def _scale_lines(scale: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _timing_rows(timings: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "| query | where | p50 ms | p99 ms | samples | note |",
+        "| --- | --- | ---: | ---: | ---: | --- |",
+    ]
+    lines += [
+        (
+            f"| {t['query']} | {t['where']} | {t['p50_ms']:.2f} | {t['p99_ms']:.2f} "
+            f"| {t['samples']} | {t['note']} |"
+        )
+        for t in timings
+    ]
+    return lines
+
+
+def _pg_scale_lines(scale: dict[str, Any]) -> list[str]:
+    data = scale["dataset"]
+    return [
+        (
+            f"The same {data['rows']:,} history rows (hot name `{data['hot_name']}` "
+            f"{data['hot_rows']:,} rows, typical name `{data['typical_name']}` "
+            f"{data['typical_rows']:,}) in PostgreSQL, loaded with COPY in "
+            f"{data['load_seconds']:.1f} s (indexes included)."
+        ),
+        "",
+        *_timing_rows(scale["timings"]),
+    ]
+
+
 _LEGEND = (
     "Throughput is calls/s (records/s for batches, marked rec): the median over the "
     "repetitions, with their min-max. p50/p99 are over every call of every repetition. "
+    "wfstored serves files and SQLite (its defaults); wfstored-pg and embedded-pg are the "
+    "PostgreSQL backend (both stores in a database of the postgres peer's cluster), through "
+    "the daemon and in-process. "
     "x ceiling = wfstored / ceiling, x peer = wfstored / the peer named (same transport and "
-    "concurrency), x embedded = wfstored / the adapters in-process (same concurrency), all "
+    "concurrency), x embedded = wfstored / its adapters in-process (same concurrency), all "
     "by median throughput. server CPU = CPU time of the server process per op (per record "
-    "for batches), from its utilization during the cell; not measured for PostgreSQL or "
-    "in-process cells."
+    "for batches), from its utilization during the cell (for wfstored-pg the daemon's "
+    "alone, not the database's); not measured for the postgres peer or in-process cells."
 )
 
 
@@ -237,11 +272,19 @@ def render_markdown(doc: Doc) -> str:
             f"{meta['client_processes']}"
         ),
         f"- peers: {'; '.join(meta['peers']) or 'none'}",
+        (
+            "- pinned: servers (the ceiling, wfstored, the peers) on CPU 0; clients and "
+            "in-process cells on CPU 1"
+            if meta.get("pinned")
+            else "- not pinned: servers and clients share every core"
+        ),
         "",
     ]
     lines += [_LEGEND, "", *cell_table(doc["cells"])]
     if doc.get("scale"):
         lines += ["", "## Scale", "", *_scale_lines(doc["scale"])]
+    if doc.get("pg_scale"):
+        lines += ["", "## Scale on PostgreSQL", "", *_pg_scale_lines(doc["pg_scale"])]
     if doc.get("notes"):
         lines += ["", "## Notes", "", *(f"- {note}" for note in doc["notes"])]
     return "\n".join(lines) + "\n"

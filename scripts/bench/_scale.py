@@ -39,14 +39,20 @@ _SETTLE_SECONDS = 2.2
 
 
 @dataclass
-class Dataset:
+class HistoryShape:
+    """What the history queries need to know about a scale history: its size and names."""
+
+    rows: int
+    typical_name: str
+    rows_by_name: dict[str, int]
+
+
+@dataclass
+class Dataset(HistoryShape):
     """A built scale data directory and what the queries need to know about it."""
 
     root: Path
-    rows: int
     files: int
-    typical_name: str
-    rows_by_name: dict[str, int]
     build_seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -79,6 +85,26 @@ def _weights() -> list[float]:
 
 def build_dataset(root: Path, rows: int, files: int, now: datetime = RUN_NOW) -> Dataset:
     """Build ``root/history.db`` (``rows`` runs over 90 days) and ``files`` state files."""
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    shape = build_history(partial(bulk_insert_history, root / "history.db"), rows, now)
+    timings["history"] = time.perf_counter() - started
+    started = time.perf_counter()
+    ids = [*STATE_IDS, *(f"wf-{n:07d}" for n in range(files - len(STATE_IDS)))]
+    write_state_files(root / "state", ids)
+    JSONStore(root / "state").list()  # as wfstored does at start-up: makes its lock directory
+    timings["states"] = time.perf_counter() - started
+    root.chmod(0o700)
+    return Dataset(shape.rows, shape.typical_name, shape.rows_by_name, root, files, timings)
+
+
+def build_history(
+    load: Callable[[Iterable[Row]], object], rows: int, now: datetime = RUN_NOW
+) -> HistoryShape:
+    """Generate the scale history (``rows`` runs over 90 days), hand it to ``load``; describe it.
+
+    The same rows whatever ``load`` writes them into: a SQLite file, a PostgreSQL table.
+    """
     names = (*HOT_NAMES, *TAIL_NAMES)
     counts: dict[str, int] = dict.fromkeys(names, 0)
 
@@ -87,20 +113,10 @@ def build_dataset(root: Path, rows: int, files: int, now: datetime = RUN_NOW) ->
             counts[row[2]] += 1
             yield row
 
-    timings: dict[str, float] = {}
-    started = time.perf_counter()
-    generated = history_rows(rows, names, _weights(), days=90, now=now, prefix="run")
-    bulk_insert_history(root / "history.db", counted(generated))
-    timings["history"] = time.perf_counter() - started
-    started = time.perf_counter()
-    ids = [*STATE_IDS, *(f"wf-{n:07d}" for n in range(files - len(STATE_IDS)))]
-    write_state_files(root / "state", ids)
-    JSONStore(root / "state").list()  # as wfstored does at start-up: makes its lock directory
-    timings["states"] = time.perf_counter() - started
-    root.chmod(0o700)
+    load(counted(history_rows(rows, names, _weights(), days=90, now=now, prefix="run")))
     tail = sorted(TAIL_NAMES, key=lambda name: counts[name])
     typical = tail[len(tail) // 2]  # the median tail name by row count
-    return Dataset(root, rows, files, typical, counts, timings)
+    return HistoryShape(rows, typical, counts)
 
 
 def _repeat(call: Callable[[], object], budget: float, minimum: int = 3) -> list[float]:
@@ -125,9 +141,10 @@ def _page_token(history: HistoryStore, history_filter: HistoryFilter, page: int)
     return token, number
 
 
-def _history_timings(
-    history: HistoryStore, dataset: Dataset, where: str, budget: float
+def measure_history(
+    history: HistoryStore, dataset: HistoryShape, where: str, budget: float
 ) -> list[Timing]:
+    """Time the history queries: List pages (first and deep), GetStats hot, typical, all."""
     big = 1_000_000_000  # the filter's limit: never the one that ends the listing
     timings: list[Timing] = []
     for label, name in (("hot", LIST_NAME), ("typical", dataset.typical_name)):
@@ -210,7 +227,7 @@ def measure_queries(
     state: StateStore, history: HistoryStore, dataset: Dataset, where: str, budget: float
 ) -> list[Timing]:
     """Time every scale query once per ``where``; ``budget`` is seconds per repeated query."""
-    timings = _history_timings(history, dataset, where, budget)
+    timings = measure_history(history, dataset, where, budget)
     timings += _state_timings(state, dataset, where, walks=3)
     timings.append(_fresh_listing(state, where))
     return timings

@@ -94,7 +94,8 @@ def _dataset_summary(dataset: Dataset) -> dict[str, Any]:
     }
 
 
-def _timing_json(timing: Timing) -> dict[str, Any]:
+def timing_json(timing: Timing) -> dict[str, Any]:
+    """Return one timing as JSON: its fields, the sample count, p50 and p99 (ms)."""
     data = asdict(timing)
     samples = data.pop("samples")
     return {**data, "samples": len(samples), "p50_ms": timing.p50, "p99_ms": timing.p99}
@@ -161,7 +162,7 @@ def run_scale_phase(
         daemon.stop()
     return {
         "dataset": _dataset_summary(dataset),
-        "timings": [_timing_json(timing) for timing in timings],
+        "timings": [timing_json(timing) for timing in timings],
         "cells": summarize(cells),
         "rss": rss,
     }

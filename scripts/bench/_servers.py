@@ -12,6 +12,8 @@ from pathlib import Path
 
 from wfstored.daemon.serving_line import SERVING_LINE, addresses_of
 
+from scripts.bench._pinning import server_command
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 """The repository root: the working directory of the ``python -m scripts.bench...`` children."""
 
@@ -73,7 +75,11 @@ def _start(name: str, command: list[str], log: Path, sock: Path, cwd: Path | Non
     with log.open("wb") as sink:
         # A session of its own: Ctrl-C reaches the benchmark only, which stops servers itself.
         process = subprocess.Popen(
-            command, stdout=subprocess.DEVNULL, stderr=sink, start_new_session=True, cwd=cwd
+            server_command(command),
+            stdout=subprocess.DEVNULL,
+            stderr=sink,
+            start_new_session=True,
+            cwd=cwd,
         )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and process.poll() is None:

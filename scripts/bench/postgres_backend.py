@@ -2,7 +2,9 @@
 
 One throw-away PostgreSQL cluster (the benchmark's peer, defaults: fsync and synchronous
 commit on) holds two databases: the peer's, where psycopg inserts rows directly (one row per
-commit, or a batch with ``executemany`` in one transaction), and wfstored's, which a daemon
+commit, or a batch in one transaction: ``executemany``, which psycopg pipelines; ``COPY``
+straight into the table; ``COPY`` into a temporary table merged with ``INSERT ... SELECT ...
+ON CONFLICT``, as an adapter that must spot retried ids would), and wfstored's, which a daemon
 (``--state-store`` and ``--history-store`` on it) and the embedded stores use. Every cell runs
 several times, round-robin, with the same client processes as the main benchmark.
 
@@ -23,12 +25,12 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-import psycopg
-
 from scripts.bench._driver import ClientPool, RunResult
 from scripts.bench._ops import CellSpec
-from scripts.bench._payloads import STATE_IDS, make_state
+from scripts.bench._payloads import STATE_IDS
 from scripts.bench._peers import start_postgres
+from scripts.bench._pg_backend import create_database, save_states
+from scripts.bench._pinning import pin, pinned
 from scripts.bench._plan import client_processes
 from scripts.bench._report import percentile
 from scripts.bench._servers import start_wfstored
@@ -52,6 +54,8 @@ def _cells(daemon: str, embedded_url: str, peer: str) -> list[CellSpec]:
             cells += [
                 cell("wfstored", "RecordBatch", conc, batch),
                 cell("postgres", "INSERT", conc, batch),
+                cell("postgres", "COPY+merge", conc, batch),
+                cell("postgres", "COPY", conc, batch),
                 cell("embedded-pg", "RecordBatch", conc, batch),
             ]
     for op in ("Save", "Load"):
@@ -64,9 +68,13 @@ def _cells(daemon: str, embedded_url: str, peer: str) -> list[CellSpec]:
 
 def _label(spec: CellSpec) -> str:
     names = {"wfstored": "wfstored (PostgreSQL)", "embedded-pg": "embedded PostgreSQL stores"}
-    direct = "psycopg, direct (1 row/commit)"
-    if spec.batch > 1:
-        direct = "psycopg, direct (executemany, 1 commit)"
+    direct = {
+        "INSERT": "psycopg, direct (executemany, 1 commit)",
+        "COPY+merge": "psycopg, direct (COPY to a temp table, INSERT SELECT ON CONFLICT)",
+        "COPY": "psycopg, direct (COPY into the table, no conflict rule)",
+    }.get(spec.op, "")
+    if spec.batch == 1:
+        direct = "psycopg, direct (1 row/commit)"
     op = spec.op if spec.batch == 1 else f"{spec.op} x{spec.batch}"
     return f"| {op} | {names.get(spec.impl, direct)} | {spec.concurrency} |"
 
@@ -85,7 +93,7 @@ def _table(results: dict[tuple[object, ...], tuple[CellSpec, list[RunResult]]]) 
         latencies = sorted(value for run in runs for value in run.latencies)
         peer_key = ("postgres", "INSERT", spec.concurrency, spec.batch)
         ratio = ""
-        if spec.impl != "postgres" and spec.op in {"Record", "RecordBatch"}:
+        if key != peer_key and spec.op in {"Record", "RecordBatch", "COPY", "COPY+merge"}:
             ratio = f"{medians[key] / medians[peer_key]:.2f}"
         unit = " rec" if spec.batch > 1 else ""
         errors = sum(run.errors for run in runs)
@@ -105,23 +113,26 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     parser.add_argument("--window", type=float, default=0.5, help="seconds measured per cell")
     parser.add_argument("--reps", type=int, default=3, help="repetitions of every cell")
     parser.add_argument("--processes", type=int, default=4, help="client processes (max)")
+    parser.add_argument(
+        "--pin", action="store_true", help="servers on CPU 0, clients on CPU 1 (see _pinning)"
+    )
     args = parser.parse_args(argv)
+    if args.pin:
+        try:
+            pin()
+        except RuntimeError as exc:
+            parser.error(str(exc))
     began = time.monotonic()
     peer = start_postgres()
     work = Path(tempfile.mkdtemp(prefix="wfs-bench-pgbackend-", dir="/tmp"))
     pool: ClientPool | None = None
     daemon = None
     try:
-        with psycopg.connect(peer.targets["tcp"], autocommit=True) as conn:
-            conn.execute("CREATE DATABASE wfstore")
-        host = peer.targets["unix"].split()[0].removeprefix("host=")
-        port = peer.targets["unix"].split()[1].removeprefix("port=")
-        url = f"postgresql://bench@/wfstore?host={host}&port={port}"
+        url = create_database(peer, "wfstore")
         from wfstored import PostgresStateStore  # noqa: PLC0415 (needs wfstore[postgres])
 
         with PostgresStateStore(url) as seed:  # what the Load and Save cells use
-            for workflow_id in STATE_IDS:
-                seed.save(make_state(workflow_id))
+            save_states(seed, STATE_IDS)
         stores = ("--state-store", url, "--history-store", url)
         daemon = start_wfstored(work / "data", work / "d.sock", work / "d.log", *stores)
         pool = ClientPool(args.processes)
@@ -142,8 +153,9 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
                 f"[{time.monotonic() - began:6.1f}s] round {rep + 1} of {args.reps}",
                 file=sys.stderr,
             )
+        where = "pinned: servers and PostgreSQL on CPU 0, clients on CPU 1; " if pinned() else ""
         print(
-            f"# The PostgreSQL backend ({peer.version}; {args.reps} repetitions of "
+            f"# The PostgreSQL backend ({peer.version}; {where}{args.reps} repetitions of "
             f"{args.window} s; {time.monotonic() - began:.0f} s in all)\n"
         )
         print("\n".join(_table(results)))

@@ -2,11 +2,13 @@
 
 One command, one machine, one go: a no-op "ceiling" server built with wfstored's own server
 setup, wfstored itself (TCP and Unix socket, concurrency 1, 8 and 64), the embedded adapters
-(concurrency 1 and 8), Redis and PostgreSQL (when installed), then a scale phase (1M history
-rows, 100k state files). Every cell runs several times, round-robin. Writes
+(concurrency 1 and 8), Redis and PostgreSQL (when installed), wfstored and the embedded
+adapters on the PostgreSQL backend (a database in the PostgreSQL peer's cluster), then a scale
+phase (1M history rows and 100k state files; the same rows again on PostgreSQL). Every cell
+runs several times, round-robin. Writes
 ``docs/bench/latest.md``, ``latest.json`` and ``throughput.png`` and prints the table.
 
-    python -m scripts.bench            # full: under 10 minutes
+    python -m scripts.bench            # full: about 12 minutes
     python -m scripts.bench --quick    # quick: under 2 minutes
     python -m scripts.bench --report docs/bench/latest.json   # redraw from saved results
 
@@ -42,6 +44,9 @@ from scripts.bench._driver import ClientPool
 from scripts.bench._ops import record_batch_available
 from scripts.bench._payloads import state_bytes
 from scripts.bench._peers import Peer, start_postgres, start_redis
+from scripts.bench._pg_backend import PgBackend, start_pg_backend
+from scripts.bench._pg_scale_phase import run_pg_scale_phase
+from scripts.bench._pinning import pin, pinned
 from scripts.bench._plan import FULL, QUICK, Mode, Targets, build_plan, run_rounds
 from scripts.bench._report import Doc, render_markdown, summarize
 from scripts.bench._scale_phase import run_scale_phase
@@ -103,6 +108,24 @@ def _start_peers(stack: ExitStack, notes: list[str]) -> dict[str, Peer]:
     return peers
 
 
+def _start_pg_backend(
+    stack: ExitStack, peers: dict[str, Peer], tmp: Path, notes: list[str]
+) -> PgBackend | None:
+    """Start wfstored on a database of the postgres peer; None (with a note) if it cannot."""
+    peer = peers.get("postgres")
+    if peer is None:
+        return None
+    try:
+        pg = start_pg_backend(peer, tmp / "pg-daemon")
+    except (RuntimeError, ImportError, OSError) as exc:
+        notes.append(f"the PostgreSQL backend skipped: {exc}")
+        _progress(f"the PostgreSQL backend skipped: {exc}")
+        return None
+    stack.callback(pg.stop)
+    _progress(f"wfstored on PostgreSQL: seeded in {pg.seconds['seed']:.1f} s")
+    return pg
+
+
 def _run(stack: ExitStack, mode: Mode, args: argparse.Namespace) -> dict[str, Any]:
     """Set everything up (registering its teardown on ``stack``), run it, return the doc."""
     started = time.monotonic()
@@ -117,21 +140,29 @@ def _run(stack: ExitStack, mode: Mode, args: argparse.Namespace) -> dict[str, An
     wfstored = start_wfstored(tmp / "daemon", tmp / "wfstored.sock", tmp / "wfstored.log")
     stack.callback(wfstored.stop)
     peers = {} if args.no_peers else _start_peers(stack, notes)
+    pg = _start_pg_backend(stack, peers, tmp, notes)
     pool = ClientPool(args.processes)
     stack.callback(pool.close)
     batches = record_batch_available()
     if not batches:
         notes.append("RecordBatch cells skipped: this client has no history.record_batch")
-    targets = Targets(ceiling, wfstored, tmp / "daemon", tmp / "embedded", peers)
+    targets = Targets(ceiling, wfstored, tmp / "daemon", tmp / "embedded", peers, pg)
     plan = build_plan(mode, targets, batches=batches)
     _progress(f"{len(plan)} cells x {mode.reps} rounds")
     results = run_rounds(plan, mode, targets, pool, _progress)
-    for peer in peers.values():
-        peer.stop()  # idle from here on; the scale phase gets the machine to itself
+    if pg is not None:
+        pg.stop()
+    for name, peer in peers.items():
+        if name != "postgres":
+            peer.stop()  # idle from here on; the scale phase gets the machine to itself
     rss_before = wfstored.rss_mib()
-    scale = None
+    scale = pg_scale = None
     if not args.no_scale:
         scale = run_scale_phase(tmp, mode, pool, rss_before, _progress)
+        if pg is not None:
+            pg_scale = run_pg_scale_phase(peers["postgres"], tmp, mode, _progress)
+    for peer in peers.values():
+        peer.stop()
     for cell in results.values():
         notes += [
             f"{cell.spec.impl} {cell.spec.op} {cell.spec.transport} "
@@ -141,6 +172,7 @@ def _run(stack: ExitStack, mode: Mode, args: argparse.Namespace) -> dict[str, An
     meta = _machine()
     meta.update(
         client_processes=args.processes,
+        pinned=pinned(),
         peers=[peer.version for peer in peers.values()],
         state_bytes=len(state_bytes("state-000")),
         wall_seconds=time.monotonic() - started,
@@ -150,6 +182,7 @@ def _run(stack: ExitStack, mode: Mode, args: argparse.Namespace) -> dict[str, An
         "mode": asdict(mode),
         "cells": summarize(results),
         "scale": scale,
+        "pg_scale": pg_scale,
         "notes": notes,
     }
 
@@ -176,9 +209,17 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     parser.add_argument("--processes", type=int, default=4, help="client processes (max)")
     parser.add_argument("--no-peers", action="store_true", help="skip Redis and PostgreSQL")
     parser.add_argument("--no-scale", action="store_true", help="skip the scale phase")
+    parser.add_argument(
+        "--pin", action="store_true", help="servers on CPU 0, clients on CPU 1 (see _pinning)"
+    )
     parser.add_argument("--out", type=Path, default=OUT_DIR, help="where to write results")
     parser.add_argument("--report", type=Path, help="redraw the outputs from a latest.json")
     args = parser.parse_args(argv)
+    if args.pin:
+        try:
+            pin()
+        except RuntimeError as exc:
+            parser.error(str(exc))
     if args.report:
         doc = json.loads(args.report.read_text())
         print(write_outputs(doc, args.out))
