@@ -1,4 +1,4 @@
-"""A daemon on PostgreSQL while its database goes away and comes back: health and calls.
+"""A daemon on PostgreSQL while its database goes away and comes back: health, calls, load.
 
 The daemon keeps running; its health service says NOT_SERVING for the stores on the database
 while it is down (so load balancers and probes move traffic away), calls fail with
@@ -7,16 +7,18 @@ UNAVAILABLE, and once the database is back both recover without restarting the d
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Self
 
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from wfstore import ExecutionContext, RetryPolicy, UnavailableError
+from wfstore import ExecutionContext, HistoryFilter, RetryPolicy, UnavailableError
 
-from tests.support.daemon import start_daemon
+from tests.support.daemon import Daemon, start_daemon
 from tests.support.factories import record
 from tests.support.postgres import PostgresCluster, running_cluster
 
@@ -84,3 +86,76 @@ def test_health_and_calls_follow_the_database(own_cluster: PostgresCluster, tmp_
     log = daemon.stderr()
     assert "NOT_SERVING" in log
     assert "SERVING again" in log
+
+
+class _Writers:
+    """Threads that save a state and record a record, again and again, noting every outcome."""
+
+    def __init__(self, daemon: Daemon, count: int) -> None:
+        self.acknowledged: list[str] = []
+        self.failures: list[BaseException] = []
+        self.phase = "before"
+        self._daemon = daemon
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._write, args=(n,)) for n in range(count)]
+
+    def __enter__(self) -> Self:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join()
+
+    def wait_for_success(self, phase: str, seconds: float = 30) -> None:
+        """Wait until a write of ``phase`` was acknowledged."""
+        deadline = time.monotonic() + seconds
+        while not any(f"-{phase}-" in key for key in self.acknowledged[-20:]):
+            assert time.monotonic() < deadline, self.failures[-3:]
+            time.sleep(0.1)
+
+    def _write(self, thread: int) -> None:
+        with self._daemon.client(timeout=20, retry=RetryPolicy(max_attempts=1)) as client:
+            n = 0
+            while not self._stop.is_set():
+                n += 1
+                key = f"w{thread}-{self.phase}-{n}"
+                try:
+                    client.state.save(ExecutionContext(workflow_id=key))
+                    client.history.record(record(key))
+                    self.acknowledged.append(key)
+                except Exception as exc:  # noqa: BLE001 (every failure is checked by the test)
+                    self.failures.append(exc)
+                    time.sleep(0.05)
+
+
+def test_the_database_restarting_under_load_fails_calls_only_with_unavailable(
+    own_cluster: PostgresCluster, tmp_path: Path
+) -> None:
+    """Writers keep going while the database stops and starts: UNAVAILABLE, then success."""
+    url = own_cluster.new_database()
+    daemon = start_daemon(tmp_path / "data", extra=["--state-store", url, "--history-store", url])
+    try:
+        with _Writers(daemon, 4) as writers:
+            writers.wait_for_success("before")
+            own_cluster.stop_server()
+            writers.phase = "down"
+            _wait_for(daemon.tcp_target, NOT_SERVING)
+            time.sleep(1.0)
+            own_cluster.start_server()
+            writers.phase = "after"
+            _wait_for(daemon.tcp_target, SERVING)
+            writers.wait_for_success("after")
+            time.sleep(1.0)
+        assert writers.failures, "no call failed while the database was down"
+        assert {type(exc) for exc in writers.failures} == {UnavailableError}, writers.failures[:3]
+        with daemon.client(timeout=20) as client:
+            for key in writers.acknowledged:
+                assert client.state.load(key) == ExecutionContext(workflow_id=key)
+            stored = {r.id for r in client.history.list(HistoryFilter(limit=100_000))}
+        assert set(writers.acknowledged) <= stored
+        assert daemon.process.poll() is None  # never restarted
+    finally:
+        assert daemon.stop() == 0, daemon.stderr()

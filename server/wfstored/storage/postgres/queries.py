@@ -34,10 +34,8 @@ __all__ = [
 INSERT_RETURNING: Final = insert_statement("%s") + " RETURNING id"
 """Insert one row unless its id is stored already, returning the id if it was inserted."""
 STAGING: Final = "wfstore_staging"
-"""A session's temporary table that large batches are copied into (emptied at each commit)."""
-CREATE_STAGING: Final = (
-    f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGING} (LIKE {TABLE}) ON COMMIT DELETE ROWS"
-)
+"""A session's temporary table that large batches are copied into (the merge empties it)."""
+CREATE_STAGING: Final = f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGING} (LIKE {TABLE})"
 """Create this session's staging table (once per connection)."""
 COPY_TO_STAGING: Final = f"COPY {STAGING} ({SELECT_COLUMNS}) FROM STDIN"
 """Copy rows into the staging table."""

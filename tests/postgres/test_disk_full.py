@@ -1,0 +1,127 @@
+"""A database whose disk fills up: RESOURCE_EXHAUSTED, nothing acknowledged lost, and recovery.
+
+The database lives in a tablespace on a small tmpfs of its own, so its disk really fills
+(PostgreSQL fails to extend a file with SQLSTATE 53100); a ballast table takes part of it, and
+dropping that frees the space again. Mounting needs root, as in CI; elsewhere the test skips.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import subprocess
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import psycopg
+import pytest
+from wfstore import ExecutionContext, HistoryFilter, ResourceExhaustedError
+
+from tests.support.daemon import start_daemon
+from tests.support.factories import record
+from tests.support.postgres import PostgresCluster
+
+pytestmark = [pytest.mark.postgres, pytest.mark.daemon]
+
+_DISK_MIB = 24
+"""The tmpfs: a new database's catalog (~8 MiB), the ballast, and what fills it."""
+_BALLAST_ROWS = 3000
+"""Rows of 1 KiB of incompressible text: about 4 MiB with their pages."""
+
+
+@dataclass
+class SmallDisk:
+    """A database in a tablespace on a small filesystem, and the ballast that can be dropped."""
+
+    url: str
+    conninfo: str
+
+    def drop_ballast(self) -> None:
+        """Drop the ballast table: its files go, and the disk has room again."""
+        with psycopg.connect(self.conninfo, autocommit=True) as conn:
+            conn.execute("DROP TABLE ballast")
+
+
+def _noise(size: int) -> str:
+    return "".join(uuid.uuid4().hex for _ in range(size // 32))
+
+
+def _owner(cluster: PostgresCluster) -> tuple[int, int]:
+    if not cluster.run_as:
+        return os.getuid(), os.getgid()
+    user = pwd.getpwnam(cluster.run_as[2])  # runuser -u NAME --
+    return user.pw_uid, user.pw_gid
+
+
+@pytest.fixture
+def small_disk(postgres_cluster: PostgresCluster) -> Iterator[SmallDisk]:
+    if os.geteuid() != 0:
+        pytest.skip("filling a real disk needs a small filesystem mounted, which needs root")
+    name = f"small_{os.getpid()}"
+    mount = postgres_cluster.directory / name  # where the server's user can reach it
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={_DISK_MIB}M,mode=0700", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        mount.rmdir()
+        pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.strip()}")
+    try:
+        os.chown(mount, *_owner(postgres_cluster))
+        with psycopg.connect(postgres_cluster.conninfo(), autocommit=True) as conn:
+            conn.execute(f"CREATE TABLESPACE {name} LOCATION '{mount}'")
+            conn.execute(f"CREATE DATABASE {name} TABLESPACE {name}")
+        conninfo = postgres_cluster.conninfo(name)
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute("CREATE TABLE ballast (filler TEXT)")
+            conn.execute("ALTER TABLE ballast ALTER filler SET STORAGE EXTERNAL")
+            with conn.cursor() as cursor:
+                cursor.executemany(
+                    "INSERT INTO ballast VALUES (%s)", [(_noise(1024),)] * _BALLAST_ROWS
+                )
+        yield SmallDisk(postgres_cluster.url(name), conninfo)
+    finally:
+        with psycopg.connect(postgres_cluster.conninfo(), autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            conn.execute(f"DROP TABLESPACE IF EXISTS {name}")
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True, check=False)
+        mount.rmdir()
+
+
+def test_a_full_disk_is_resource_exhausted_and_loses_nothing(
+    small_disk: SmallDisk, tmp_path: Path
+) -> None:
+    url = small_disk.url
+    daemon = start_daemon(tmp_path / "data", extra=["--state-store", url, "--history-store", url])
+    try:
+        with daemon.client(timeout=30) as client:
+            acknowledged: list[str] = []
+            with pytest.raises(ResourceExhaustedError, match=r"53100|space"):  # noqa: PT012
+                for batch in range(200):  # ~0.5 MiB each: the disk is full long before
+                    message = _noise(1024)
+                    records = [
+                        replace(record(f"r-{batch}-{n}"), error_message=message) for n in range(500)
+                    ]
+                    client.history.record_batch(records)
+                    acknowledged += [r.id for r in records]
+            assert acknowledged, "the disk was full before anything was written"
+            stats = client.history.get_stats(HistoryFilter())
+            assert stats.total_executions == len(acknowledged)  # nothing torn, nothing lost
+            big = ExecutionContext(workflow_id="big", inputs={"blob": _noise(200_000)})
+            with pytest.raises(ResourceExhaustedError):
+                client.state.save(big)
+            assert client.state.load("big") is None
+
+            small_disk.drop_ballast()
+            client.history.record(record("after"))
+            client.state.save(big)
+            assert client.state.load("big") == big
+            stats = client.history.get_stats(HistoryFilter())
+            assert stats.total_executions == len(acknowledged) + 1
+    finally:
+        daemon.stop()
