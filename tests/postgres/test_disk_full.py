@@ -1,9 +1,10 @@
 """A database whose disk fills up: RESOURCE_EXHAUSTED, nothing acknowledged lost, and recovery.
 
 The database lives in a tablespace on a small tmpfs of its own, so its disk really fills
-(PostgreSQL fails to extend a file with SQLSTATE 53100); a ballast table takes part of it, and
-dropping that frees the space again. While the disk is full, reads can fail as well (a
-backend that writes out a dirty page gets ENOSPC), so the test checks what is stored after.
+(PostgreSQL fails to extend a file with SQLSTATE 53100); remounting it larger gives room again
+(no database operation could: even DROP TABLE writes catalog pages, on the same full disk).
+While the disk is full, reads can fail as well (a backend that writes out a dirty page gets
+ENOSPC), so the test checks what is stored after.
 Mounting needs root, as in CI; elsewhere the test skips.
 """
 
@@ -28,22 +29,23 @@ from tests.support.postgres import PostgresCluster
 pytestmark = [pytest.mark.postgres, pytest.mark.daemon]
 
 _DISK_MIB = 24
-"""The tmpfs: a new database's catalog (~8 MiB), the ballast, and what fills it."""
-_BALLAST_ROWS = 3000
-"""Rows of 1 KiB of incompressible text: about 4 MiB with their pages."""
+"""The tmpfs: a new database's catalog (~8 MiB) and what fills it."""
 
 
 @dataclass
 class SmallDisk:
-    """A database in a tablespace on a small filesystem, and the ballast that can be dropped."""
+    """A database in a tablespace on a small filesystem that can be made larger."""
 
     url: str
-    conninfo: str
+    mount: Path
 
-    def drop_ballast(self) -> None:
-        """Drop the ballast table: its files go, and the disk has room again."""
-        with psycopg.connect(self.conninfo, autocommit=True) as conn:
-            conn.execute("DROP TABLE ballast")
+    def grow(self) -> None:
+        """Give the filesystem room again (a remount with a larger size keeps its files)."""
+        subprocess.run(
+            ["mount", "-o", f"remount,size={_DISK_MIB * 4}M", str(self.mount)],
+            check=True,
+            capture_output=True,
+        )
 
 
 def _noise(size: int) -> str:
@@ -78,16 +80,13 @@ def small_disk(postgres_cluster: PostgresCluster) -> Iterator[SmallDisk]:
         with psycopg.connect(postgres_cluster.conninfo(), autocommit=True) as conn:
             conn.execute(f"CREATE TABLESPACE {name} LOCATION '{mount}'")
             conn.execute(f"CREATE DATABASE {name} TABLESPACE {name}")
-        conninfo = postgres_cluster.conninfo(name)
-        with psycopg.connect(conninfo, autocommit=True) as conn:
-            conn.execute("CREATE TABLE ballast (filler TEXT)")
-            conn.execute("ALTER TABLE ballast ALTER filler SET STORAGE EXTERNAL")
-            with conn.cursor() as cursor:
-                cursor.executemany(
-                    "INSERT INTO ballast VALUES (%s)", [(_noise(1024),)] * _BALLAST_ROWS
-                )
-        yield SmallDisk(postgres_cluster.url(name), conninfo)
+        yield SmallDisk(postgres_cluster.url(name), mount)
     finally:
+        subprocess.run(  # room for the teardown, whatever the test left
+            ["mount", "-o", f"remount,size={_DISK_MIB * 4}M", str(mount)],
+            capture_output=True,
+            check=False,
+        )
         with psycopg.connect(postgres_cluster.conninfo(), autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
             conn.execute(f"DROP TABLESPACE IF EXISTS {name}")
@@ -118,7 +117,7 @@ def test_a_full_disk_is_resource_exhausted_and_loses_nothing(
 
             # Reads may fail too while the disk is full (a backend that must write out a
             # dirty page to make room gets ENOSPC): check what is stored once there is room.
-            small_disk.drop_ballast()
+            small_disk.grow()
             stats = client.history.get_stats(HistoryFilter())
             assert stats.total_executions == len(acknowledged)  # nothing torn, nothing lost
             assert client.state.load("big") is None
