@@ -25,10 +25,12 @@ from wfstore.domain import (
     LoopContext,
     Page,
     StepState,
+    StoredState,
     Turn,
 )
 from wfstore.errors import (
     AlreadyExistsError,
+    ConflictError,
     DataCorruptedError,
     DeadlineExceededError,
     InvalidArgumentError,
@@ -50,6 +52,7 @@ __all__ = [
     "TLS",
     "AlreadyExistsError",
     "Client",
+    "ConflictError",
     "ConversationState",
     "DataCorruptedError",
     "DeadlineExceededError",
@@ -69,6 +72,7 @@ __all__ = [
     "StepState",
     "StoreClosedError",
     "StoreError",
+    "StoredState",
     "Timestamp",
     "Turn",
     "UnauthenticatedError",

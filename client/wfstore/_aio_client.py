@@ -23,7 +23,14 @@ from wfstore._invoker import AsyncInvoker
 from wfstore._remote import Handle
 from wfstore._retry import RetryPolicy
 from wfstore._security import TLS, channel_security
-from wfstore.domain import ExecutionContext, ExecutionRecord, HistoryFilter, HistoryStats, Page
+from wfstore.domain import (
+    ExecutionContext,
+    ExecutionRecord,
+    HistoryFilter,
+    HistoryStats,
+    Page,
+    StoredState,
+)
 from wfstore.errors import DeadlineExceededError
 
 __all__ = ["AsyncHistoryStore", "AsyncStateStore", "Client"]
@@ -39,20 +46,36 @@ class AsyncStateStore(Handle):
         super().__init__()
         self._invoker = invoker
 
-    async def save(self, state: ExecutionContext) -> None:
-        """Store ``state`` durably under its workflow id, replacing any previous state."""
+    async def save(self, state: ExecutionContext, *, expected_version: int | None = None) -> int:
+        """Store ``state`` durably under its workflow id; return its new version.
+
+        ``expected_version`` None replaces whatever is stored; 0 saves only if nothing is
+        stored; ``v`` only if the stored version is ``v``; otherwise ConflictError. A
+        conditional save is not retried on UNAVAILABLE (its outcome is then unknown).
+        """
         self._check_open()
-        await self._invoker.call(ops.SAVE, state)
+        op = ops.SAVE if expected_version is None else ops.SAVE_IF
+        return await self._invoker.call(op, state, expected_version)
 
     async def load(self, workflow_id: str) -> ExecutionContext | None:
         """Return the state stored under ``workflow_id``, or ``None`` if there is none."""
         self._check_open()
         return await self._invoker.call(ops.LOAD, workflow_id)
 
-    async def delete(self, workflow_id: str) -> None:
-        """Delete the state stored under ``workflow_id``; a missing id is not an error."""
+    async def get(self, workflow_id: str) -> StoredState | None:
+        """Return the state stored under ``workflow_id`` with its version, or ``None``."""
         self._check_open()
-        await self._invoker.call(ops.DELETE, workflow_id)
+        return await self._invoker.call(ops.GET, workflow_id)
+
+    async def delete(self, workflow_id: str, *, expected_version: int | None = None) -> None:
+        """Delete the state stored under ``workflow_id``; a missing id is not an error.
+
+        With ``expected_version``, only if the stored version is that one (a missing id is a
+        conflict too); otherwise ConflictError. Not retried on UNAVAILABLE when conditional.
+        """
+        self._check_open()
+        op = ops.DELETE if expected_version is None else ops.DELETE_IF
+        await self._invoker.call(op, workflow_id, expected_version)
 
     async def list(self) -> list[str]:
         """Return every workflow id that has a stored state, sorted (follows all pages)."""

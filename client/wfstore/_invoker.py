@@ -19,7 +19,7 @@ import grpc.aio
 from wfstore._operations import Operation
 from wfstore._retry import RetryPolicy
 from wfstore.errors import DeadlineExceededError
-from wfstore.status import error_for_status
+from wfstore.status import conflict_from_metadata, error_for_status
 
 __all__ = ["AsyncInvoker", "Attempts", "Invoker"]
 
@@ -59,6 +59,10 @@ class Attempts:
         if code is grpc.StatusCode.NOT_FOUND and self._op.none_if_not_found:
             raise _NotFound(details) from None
         if code not in _RETRYABLE or self.number >= self._limit:
+            if code is grpc.StatusCode.ABORTED:
+                conflict = conflict_from_metadata(details, _trailers_of(exc))
+                if conflict is not None:
+                    raise conflict from None
             if code is grpc.StatusCode.DEADLINE_EXCEEDED:
                 raise DeadlineExceededError(f"{self._op.name}: {details}") from None
             raise error_for_status(code, details) from None
@@ -81,6 +85,13 @@ def _status_of(exc: grpc.RpcError) -> tuple[grpc.StatusCode, str]:
     if isinstance(exc, grpc.Call | grpc.aio.AioRpcError):
         return exc.code(), exc.details() or exc.code().name
     return grpc.StatusCode.UNKNOWN, str(exc)
+
+
+def _trailers_of(exc: grpc.RpcError) -> Sequence[tuple[str, str | bytes]] | None:
+    if isinstance(exc, grpc.Call | grpc.aio.AioRpcError):
+        items: Any = exc.trailing_metadata() or ()  # sync: _Metadatum tuples; aio: Metadata
+        return [(str(item[0]), item[1]) for item in items]
+    return None
 
 
 def _method(channel: Any, cache: dict[str, Any], op: Operation[Any]) -> Any:  # noqa: ANN401

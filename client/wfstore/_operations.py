@@ -15,11 +15,19 @@ from typing import Any, Generic, TypeVar
 from google.protobuf.message import Message
 
 from wfstore import wire
-from wfstore.domain import ExecutionContext, ExecutionRecord, HistoryFilter, HistoryStats, Page
+from wfstore.domain import (
+    ExecutionContext,
+    ExecutionRecord,
+    HistoryFilter,
+    HistoryStats,
+    Page,
+    StoredState,
+)
 from wfstore.v1 import history_pb2, state_pb2
 from wfstore.validation import (
     check_context,
     check_duration,
+    check_expected_version,
     check_page_size,
     check_record,
     check_records,
@@ -30,6 +38,8 @@ from wfstore.validation import (
 __all__ = [
     "CLEANUP",
     "DELETE",
+    "DELETE_IF",
+    "GET",
     "GET_STATS",
     "LIST_HISTORY",
     "LIST_STATES",
@@ -37,6 +47,7 @@ __all__ = [
     "RECORD",
     "RECORD_BATCH",
     "SAVE",
+    "SAVE_IF",
     "Operation",
 ]
 
@@ -77,9 +88,28 @@ def _nothing(reply: object) -> None:
     del reply
 
 
-def _save(state: ExecutionContext) -> Message:
+def _save(state: ExecutionContext, expected_version: int | None = None) -> Message:
     check_context(state)
-    return state_pb2.StateServiceSaveRequest(state=wire.context_to_proto(state))
+    check_expected_version(expected_version)
+    return state_pb2.StateServiceSaveRequest(
+        state=wire.context_to_proto(state), expected_version=expected_version
+    )
+
+
+def _delete(workflow_id: str, expected_version: int | None = None) -> Message:
+    check_workflow_id(workflow_id)
+    check_expected_version(expected_version)
+    return state_pb2.StateServiceDeleteRequest(
+        workflow_id=workflow_id, expected_version=expected_version
+    )
+
+
+def _version(reply: state_pb2.StateServiceSaveResponse) -> int:
+    return reply.version
+
+
+def _stored(reply: state_pb2.StateServiceLoadResponse) -> StoredState:
+    return StoredState(state=wire.context_from_proto(reply.state), version=reply.version)
 
 
 def _by_id(request_type: Callable[..., Message]) -> Callable[[str], Message]:
@@ -138,8 +168,22 @@ def _cleanup(older_than: timedelta) -> Message:
     return history_pb2.HistoryServiceCleanupRequest(older_than=wire.duration_to_proto(older_than))
 
 
-SAVE: Operation[None] = Operation(
-    "StateService", "Save", state_pb2.StateServiceSaveResponse, _save, _nothing, idempotent=True
+SAVE: Operation[int] = Operation(
+    "StateService", "Save", state_pb2.StateServiceSaveResponse, _save, _version, idempotent=True
+)
+# A conditional save is not retried: if the first attempt was applied and its reply lost, the
+# retry would fail on the version that attempt wrote. The caller sees UNAVAILABLE instead.
+SAVE_IF: Operation[int] = Operation(
+    "StateService", "Save", state_pb2.StateServiceSaveResponse, _save, _version, idempotent=False
+)
+GET: Operation[StoredState | None] = Operation(
+    "StateService",
+    "Load",
+    state_pb2.StateServiceLoadResponse,
+    _by_id(state_pb2.StateServiceLoadRequest),
+    _stored,
+    idempotent=True,
+    none_if_not_found=True,
 )
 LOAD: Operation[ExecutionContext | None] = Operation(
     "StateService",
@@ -162,9 +206,17 @@ DELETE: Operation[None] = Operation(
     "StateService",
     "Delete",
     state_pb2.StateServiceDeleteResponse,
-    _by_id(state_pb2.StateServiceDeleteRequest),
+    _delete,
     _nothing,
     idempotent=True,
+)
+DELETE_IF: Operation[None] = Operation(
+    "StateService",
+    "Delete",
+    state_pb2.StateServiceDeleteResponse,
+    _delete,
+    _nothing,
+    idempotent=False,
 )
 # Record is idempotent by design: the same id with identical content succeeds again.
 RECORD: Operation[None] = Operation(

@@ -7,7 +7,14 @@ from datetime import timedelta
 
 from wfstore import _operations as ops
 from wfstore._invoker import Invoker
-from wfstore.domain import ExecutionContext, ExecutionRecord, HistoryFilter, HistoryStats, Page
+from wfstore.domain import (
+    ExecutionContext,
+    ExecutionRecord,
+    HistoryFilter,
+    HistoryStats,
+    Page,
+    StoredState,
+)
 from wfstore.errors import StoreClosedError
 
 __all__ = ["Handle", "RemoteHistoryStore", "RemoteStateStore"]
@@ -41,20 +48,36 @@ class RemoteStateStore(Handle):
         super().__init__()
         self._invoker = invoker
 
-    def save(self, state: ExecutionContext) -> None:
-        """Store ``state`` durably under its workflow id, replacing any previous state."""
+    def save(self, state: ExecutionContext, *, expected_version: int | None = None) -> int:
+        """Store ``state`` durably under its workflow id; return its new version.
+
+        ``expected_version`` None replaces whatever is stored; 0 saves only if nothing is
+        stored; ``v`` only if the stored version is ``v``; otherwise ConflictError. A
+        conditional save is not retried on UNAVAILABLE (its outcome is then unknown).
+        """
         self._check_open()
-        self._invoker.call(ops.SAVE, state)
+        op = ops.SAVE if expected_version is None else ops.SAVE_IF
+        return self._invoker.call(op, state, expected_version)
 
     def load(self, workflow_id: str) -> ExecutionContext | None:
         """Return the state stored under ``workflow_id``, or ``None`` if there is none."""
         self._check_open()
         return self._invoker.call(ops.LOAD, workflow_id)
 
-    def delete(self, workflow_id: str) -> None:
-        """Delete the state stored under ``workflow_id``; a missing id is not an error."""
+    def get(self, workflow_id: str) -> StoredState | None:
+        """Return the state stored under ``workflow_id`` with its version, or ``None``."""
         self._check_open()
-        self._invoker.call(ops.DELETE, workflow_id)
+        return self._invoker.call(ops.GET, workflow_id)
+
+    def delete(self, workflow_id: str, *, expected_version: int | None = None) -> None:
+        """Delete the state stored under ``workflow_id``; a missing id is not an error.
+
+        With ``expected_version``, only if the stored version is that one (a missing id is a
+        conflict too); otherwise ConflictError. Not retried on UNAVAILABLE when conditional.
+        """
+        self._check_open()
+        op = ops.DELETE if expected_version is None else ops.DELETE_IF
+        self._invoker.call(op, workflow_id, expected_version)
 
     def list(self) -> list[str]:
         """Return every workflow id that has a stored state, sorted (follows all pages)."""

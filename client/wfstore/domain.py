@@ -28,6 +28,7 @@ __all__ = [
     "LoopContext",
     "Page",
     "StepState",
+    "StoredState",
     "Turn",
 ]
 
@@ -132,6 +133,15 @@ class ExecutionContext:
         return cls(
             workflow_id=workflow_id, workflow_name=workflow_name, started_at=now, updated_at=now
         )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StoredState:
+    """A stored state and its version, read together (see :meth:`StateStore.get`)."""
+
+    state: ExecutionContext
+    version: int
+    """Grows with every save of the workflow id; never the same for two different saves."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

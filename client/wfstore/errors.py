@@ -2,13 +2,15 @@
 
 Every failure is a :class:`StoreError`. Where a built-in exception means the same thing, the
 error also derives from it, so ``except ValueError`` or ``except TimeoutError`` keep working.
-Errors carry only their message and pickle as themselves.
+Errors carry their message (a :class:`ConflictError` also the id and the version stored now)
+and pickle as themselves.
 """
 
 from __future__ import annotations
 
 __all__ = [
     "AlreadyExistsError",
+    "ConflictError",
     "DataCorruptedError",
     "DeadlineExceededError",
     "InvalidArgumentError",
@@ -39,6 +41,44 @@ class InvalidArgumentError(StoreError, ValueError):
 
 class AlreadyExistsError(StoreError):
     """A history record with this id is already stored with different content."""
+
+
+class ConflictError(StoreError):
+    """A conditional save or delete found another version stored than the one expected.
+
+    Nothing was changed. ``current_version`` is the version stored now, ``None`` when no
+    state is stored under ``workflow_id``. Load the state again, reapply the change, retry.
+    """
+
+    def __init__(self, message: str, *, workflow_id: str, current_version: int | None) -> None:
+        """Create the error for ``workflow_id``, whose stored version is ``current_version``."""
+        super().__init__(message)
+        self.workflow_id = workflow_id
+        """The workflow id of the save or delete that failed."""
+        self.current_version = current_version
+        """The version stored now, or ``None`` when nothing is stored."""
+
+    @classmethod
+    def for_versions(cls, workflow_id: str, expected: int, current: int | None) -> ConflictError:
+        """Return the error of a call that expected version ``expected`` and found ``current``."""
+        wanted = "no stored state" if expected == 0 else f"version {expected}"
+        found = "no stored state" if current is None else f"version {current}"
+        return cls(
+            f"state of {workflow_id!r}: expected {wanted}, found {found}",
+            workflow_id=workflow_id,
+            current_version=current,
+        )
+
+    def __reduce__(self) -> tuple[object, ...]:
+        """Pickle with the id and version (the default would pass the message alone)."""
+        return (
+            _conflict_error,
+            (self.message, self.workflow_id, self.current_version),
+        )
+
+
+def _conflict_error(message: str, workflow_id: str, current_version: int | None) -> ConflictError:
+    return ConflictError(message, workflow_id=workflow_id, current_version=current_version)
 
 
 class DataCorruptedError(StoreError):

@@ -10,7 +10,14 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Protocol, runtime_checkable
 
-from wfstore.domain import ExecutionContext, ExecutionRecord, HistoryFilter, HistoryStats, Page
+from wfstore.domain import (
+    ExecutionContext,
+    ExecutionRecord,
+    HistoryFilter,
+    HistoryStats,
+    Page,
+    StoredState,
+)
 
 __all__ = ["HistoryStore", "StateStore"]
 
@@ -19,16 +26,29 @@ __all__ = ["HistoryStore", "StateStore"]
 class StateStore(Protocol):
     """Keeps one execution state per workflow id."""
 
-    def save(self, state: ExecutionContext) -> None:
-        """Store ``state`` durably under its workflow id, replacing any previous state."""
+    def save(self, state: ExecutionContext, *, expected_version: int | None = None) -> int:
+        """Store ``state`` durably under its workflow id; return its new version.
+
+        ``expected_version`` None replaces whatever is stored; 0 saves only if nothing is
+        stored; ``v`` only if the stored version is ``v``. Otherwise nothing changes and
+        :class:`~wfstore.errors.ConflictError` is raised.
+        """
         ...
 
     def load(self, workflow_id: str) -> ExecutionContext | None:
         """Return the state stored under ``workflow_id``, or ``None`` if there is none."""
         ...
 
-    def delete(self, workflow_id: str) -> None:
-        """Delete the state stored under ``workflow_id``; a missing id is not an error."""
+    def get(self, workflow_id: str) -> StoredState | None:
+        """Return the state stored under ``workflow_id`` with its version, or ``None``."""
+        ...
+
+    def delete(self, workflow_id: str, *, expected_version: int | None = None) -> None:
+        """Delete the state stored under ``workflow_id``; a missing id is not an error.
+
+        With ``expected_version``, delete only if the stored version is that one (a missing
+        id is then a conflict too); otherwise raise :class:`~wfstore.errors.ConflictError`.
+        """
         ...
 
     def list(self) -> list[str]:

@@ -6,10 +6,15 @@ Part of the kernel that the client and the daemon share: public and stable withi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, status_pb2  # type: ignore[import-untyped]
 
 from wfstore.errors import (
     AlreadyExistsError,
+    ConflictError,
     DataCorruptedError,
     DeadlineExceededError,
     InvalidArgumentError,
@@ -19,12 +24,23 @@ from wfstore.errors import (
     UnauthenticatedError,
     UnavailableError,
 )
+from wfstore.v1 import state_pb2
 
-__all__ = ["error_for_status", "status_for_error"]
+__all__ = [
+    "DETAILS_KEY",
+    "conflict_details",
+    "conflict_from_metadata",
+    "error_for_status",
+    "status_for_error",
+]
+
+DETAILS_KEY = "grpc-status-details-bin"
+"""The trailer that carries a failed call's ``google.rpc.Status`` (gRPC's rich error model)."""
 
 _STATUS_BY_ERROR: dict[type[StoreError], grpc.StatusCode] = {
     InvalidArgumentError: grpc.StatusCode.INVALID_ARGUMENT,
     AlreadyExistsError: grpc.StatusCode.ALREADY_EXISTS,
+    ConflictError: grpc.StatusCode.ABORTED,
     DataCorruptedError: grpc.StatusCode.DATA_LOSS,
     # A store closed inside the daemon means it is shutting down: retry elsewhere or later.
     StoreClosedError: grpc.StatusCode.UNAVAILABLE,
@@ -66,3 +82,32 @@ def error_for_status(code: grpc.StatusCode, details: str) -> StoreError:
     if cls is None:
         return StoreError(f"{code.name}: {details}")
     return cls(details)
+
+
+def conflict_details(error: ConflictError) -> tuple[tuple[str, bytes]]:
+    """Return the trailer of an ABORTED reply: a google.rpc.Status holding a VersionConflict."""
+    conflict = state_pb2.VersionConflict(workflow_id=error.workflow_id)
+    if error.current_version is not None:
+        conflict.current_version = error.current_version
+    detail = any_pb2.Any()
+    detail.Pack(conflict)
+    status = status_pb2.Status(code=code_pb2.ABORTED, message=error.message, details=[detail])
+    return ((DETAILS_KEY, status.SerializeToString()),)
+
+
+def conflict_from_metadata(
+    details: str, trailers: Sequence[tuple[str, str | bytes]] | None
+) -> ConflictError | None:
+    """Return the ConflictError an ABORTED reply's trailers describe, or None if they do not."""
+    for key, value in trailers or ():
+        if key != DETAILS_KEY or not isinstance(value, bytes):
+            continue
+        status = status_pb2.Status.FromString(value)
+        for detail in status.details:
+            conflict = state_pb2.VersionConflict()
+            if detail.Unpack(conflict):
+                current = conflict.current_version if conflict.HasField("current_version") else None
+                return ConflictError(
+                    details, workflow_id=conflict.workflow_id, current_version=current
+                )
+    return None

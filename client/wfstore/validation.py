@@ -37,6 +37,7 @@ __all__ = [
     "check_context",
     "check_datetime",
     "check_duration",
+    "check_expected_version",
     "check_filter",
     "check_json",
     "check_page_size",
@@ -88,6 +89,12 @@ def check_datetime(path: str, value: object, *, optional: bool = True) -> None:
 def check_page_size(page_size: object) -> None:
     """Reject a page size that is not a non-negative int."""
     _check_int("page_size", page_size, (0, INT32_RANGE[1]))
+
+
+def check_expected_version(expected_version: object) -> None:
+    """Reject an ``expected_version`` that is neither None nor an int in 0..2**63-1."""
+    if expected_version is not None:
+        _check_int("expected_version", expected_version, (0, INT64_RANGE[1]))
 
 
 def _check_int(path: str, value: object, bounds: tuple[int, int]) -> None:

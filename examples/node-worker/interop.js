@@ -235,6 +235,31 @@ async function run(client, scenario, args) {
     }
     case 'load':
       return client.loadState(args[0]);
+    case 'get':
+      return client.getState(args[0]);
+    case 'save-if': {
+      // Save a small state under args[0] if the stored version is args[1] (0: none stored);
+      // print the new version, or the conflict the daemon's status details carried.
+      const state = { workflow_id: args[0], workflow_name: 'node-versions', status: 'running' };
+      try {
+        return { version: await client.saveState(state, { expectedVersion: args[1] }) };
+      } catch (error) {
+        if (error instanceof WfstoreError && error.code === 'ABORTED') {
+          return { code: error.code, conflict: error.conflict, details: error.details };
+        }
+        throw error;
+      }
+    }
+    case 'delete-if':
+      try {
+        await client.deleteState(args[0], { expectedVersion: args[1] });
+        return { deleted: args[0] };
+      } catch (error) {
+        if (error instanceof WfstoreError && error.code === 'ABORTED') {
+          return { code: error.code, conflict: error.conflict };
+        }
+        throw error;
+      }
     case 'record-sample': {
       const records = sampleRecords(args[0], integer(args[1], 'n'));
       for (const record of records) await client.record(record);

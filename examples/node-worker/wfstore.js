@@ -21,6 +21,7 @@
 const path = require('node:path');
 const grpc = require('@grpc/grpc-js');
 const protoLoader = require('@grpc/proto-loader');
+const protobuf = require('protobufjs');
 
 /** The directory holding the contract: `<repo>/protos`, resolved from this file. */
 const PROTO_ROOT = path.join(__dirname, '..', '..', 'protos');
@@ -75,20 +76,76 @@ function loadContract() {
 
 // --- errors --------------------------------------------------------------------------------
 
-/** A failed call: `code` is the gRPC status name (e.g. 'NOT_FOUND'), `details` its message. */
+/**
+ * A failed call: `code` is the gRPC status name (e.g. 'NOT_FOUND'), `details` its message.
+ * An ABORTED Save or Delete (its expected_version did not match) also has `conflict`:
+ * `{workflow_id, current_version}`, the version stored now as a decimal string, or null when
+ * nothing is stored; it comes from the status details (see versionConflictOf).
+ */
 class WfstoreError extends Error {
   /**
    * @param {string} code the gRPC status code name
    * @param {string} details the status message sent by the daemon
    * @param {string} method the RPC that failed, e.g. 'StateService.Load'
+   * @param {{workflow_id: string, current_version: string|null}|null} [conflict]
    */
-  constructor(code, details, method) {
+  constructor(code, details, method, conflict = null) {
     super(`${method}: ${code}: ${details}`);
     this.name = 'WfstoreError';
     this.code = code;
     this.details = details;
     this.method = method;
+    this.conflict = conflict;
   }
+}
+
+let statusTypes = null;
+
+/** The google.rpc.Status and wfstore.v1.VersionConflict decoders (protobufjs), made once. */
+function loadStatusTypes() {
+  if (statusTypes === null) {
+    const root = new protobuf.Root();
+    root.resolvePath = (origin, target) =>
+      target.startsWith('google/protobuf/') ? target : path.join(PROTO_ROOT, target);
+    root.loadSync(['wfstore/v1/state.proto', 'google/protobuf/any.proto'], { keepCase: true });
+    // google.rpc.Status, as googleapis defines it (field numbers are the contract).
+    root.define('google.rpc').add(
+      new protobuf.Type('Status')
+        .add(new protobuf.Field('code', 1, 'int32'))
+        .add(new protobuf.Field('message', 2, 'string'))
+        .add(new protobuf.Field('details', 3, 'google.protobuf.Any', 'repeated')),
+    );
+    root.resolveAll();
+    statusTypes = {
+      status: root.lookupType('google.rpc.Status'),
+      conflict: root.lookupType('wfstore.v1.VersionConflict'),
+    };
+  }
+  return statusTypes;
+}
+
+/**
+ * Return the VersionConflict an ABORTED call's trailers carry (`grpc-status-details-bin`, a
+ * google.rpc.Status), as `{workflow_id, current_version}`, or null when there is none.
+ * @param {grpc.Metadata|undefined} metadata the trailers of the failed call
+ */
+function versionConflictOf(metadata) {
+  const { status, conflict } = loadStatusTypes();
+  for (const bytes of metadata?.get('grpc-status-details-bin') ?? []) {
+    const decoded = status.decode(bytes);
+    for (const detail of decoded.details) {
+      if (detail.type_url.endsWith('/wfstore.v1.VersionConflict')) {
+        const message = conflict.decode(detail.value);
+        const object = conflict.toObject(message, { longs: String });
+        const present = Object.prototype.hasOwnProperty.call(message, 'current_version');
+        return {
+          workflow_id: object.workflow_id,
+          current_version: present ? object.current_version : null,
+        };
+      }
+    }
+  }
+  return null;
 }
 
 // --- scalars -------------------------------------------------------------------------------
@@ -579,9 +636,9 @@ class WfstoreClient {
       const deadline = new Date(Date.now() + this.timeoutMs);
       stub[method](request, this.metadata, { deadline }, (error, reply) => {
         if (error) {
-          reject(
-            new WfstoreError(grpc.status[error.code] ?? String(error.code), error.details, name),
-          );
+          const code = grpc.status[error.code] ?? String(error.code);
+          const conflict = code === 'ABORTED' ? versionConflictOf(error.metadata) : null;
+          reject(new WfstoreError(code, error.details, name, conflict));
         } else {
           resolve(reply);
         }
@@ -590,12 +647,36 @@ class WfstoreClient {
   }
 
   /**
-   * Save an execution state, replacing the one stored under its workflow_id.
+   * Save an execution state, replacing the one stored under its workflow_id; resolve with its
+   * new version (a decimal string). With `expectedVersion` (0: only if nothing is stored),
+   * save only if the stored version is that one; otherwise reject with an ABORTED
+   * WfstoreError whose `conflict` holds the version stored now.
    * @param {object} state
-   * @returns {Promise<void>}
+   * @param {{expectedVersion?: string|number|bigint}} [options]
+   * @returns {Promise<string>}
    */
-  async saveState(state) {
-    await this.call('state', 'Save', { state: encodeContext(state) });
+  async saveState(state, { expectedVersion } = {}) {
+    const request = { state: encodeContext(state) };
+    if (expectedVersion !== undefined) {
+      request.expected_version = toInt64(expectedVersion, 'expectedVersion');
+    }
+    const reply = await this.call('state', 'Save', request);
+    return reply.version;
+  }
+
+  /**
+   * Load the state stored under an id together with its version, or null when there is none.
+   * @param {string} workflowId
+   * @returns {Promise<{state: object, version: string}|null>}
+   */
+  async getState(workflowId) {
+    try {
+      const reply = await this.call('state', 'Load', { workflow_id: workflowId });
+      return { state: decodeContext(reply.state), version: reply.version };
+    } catch (error) {
+      if (error instanceof WfstoreError && error.code === 'NOT_FOUND') return null;
+      throw error;
+    }
   }
 
   /**
@@ -614,12 +695,18 @@ class WfstoreClient {
   }
 
   /**
-   * Delete the state stored under an id; a missing id is not an error.
+   * Delete the state stored under an id; a missing id is not an error. With
+   * `expectedVersion`, only if the stored version is that one (ABORTED otherwise).
    * @param {string} workflowId
+   * @param {{expectedVersion?: string|number|bigint}} [options]
    * @returns {Promise<void>}
    */
-  async deleteState(workflowId) {
-    await this.call('state', 'Delete', { workflow_id: workflowId });
+  async deleteState(workflowId, { expectedVersion } = {}) {
+    const request = { workflow_id: workflowId };
+    if (expectedVersion !== undefined) {
+      request.expected_version = toInt64(expectedVersion, 'expectedVersion');
+    }
+    await this.call('state', 'Delete', request);
   }
 
   /**
@@ -740,6 +827,7 @@ module.exports = {
   fromStruct,
   fromValue,
   loadContract,
+  versionConflictOf,
   statusFromWire,
   statusToWire,
   timestampFromDate,

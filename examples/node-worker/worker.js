@@ -2,7 +2,8 @@
 'use strict';
 /**
  * A minimal workflow worker: runs a two-step workflow, saving its state to wfstored after each
- * step (so another worker could resume it), then records the finished run in the history.
+ * step (so another worker could resume it; each save is conditional on the version it read, so
+ * two workers never overwrite each other), then records the finished run in the history.
  *
  *   node worker.js <target> [workflow_id]
  *
@@ -29,8 +30,12 @@ async function runWorkflow(target, workflowId) {
   const client = new WfstoreClient(target);
   try {
     // Resume if a previous worker saved a state under this id; start afresh otherwise.
-    // A run that already completed is only summarized.
-    const state = (await client.loadState(workflowId)) ?? {
+    // A run that already completed is only summarized. Every save is conditional on the
+    // version this worker last saw (0: nothing stored yet), so if another worker saved the
+    // run meanwhile, this one stops with an ABORTED error instead of overwriting its work.
+    const stored = await client.getState(workflowId);
+    let version = stored?.version ?? '0';
+    const state = stored?.state ?? {
       workflow_id: workflowId,
       workflow_name: 'node-example',
       status: 'running',
@@ -54,11 +59,11 @@ async function runWorkflow(target, workflowId) {
           data,
         };
         state.updated_at = timestampFromDate(new Date());
-        await client.saveState(state);
+        version = await client.saveState(state, { expectedVersion: version });
       }
       state.status = 'completed';
       state.completed_at = timestampFromDate(new Date());
-      await client.saveState(state);
+      version = await client.saveState(state, { expectedVersion: version });
       const completedAt = new Date();
       const startedMs =
         Number(state.started_at.seconds) * 1000 + Math.floor(state.started_at.nanos / 1e6);
@@ -78,6 +83,7 @@ async function runWorkflow(target, workflowId) {
       workflow_id: workflowId,
       status: saved.status,
       steps: Object.keys(saved.states).sort(),
+      version,
       stats,
     };
   } finally {

@@ -23,7 +23,14 @@ import threading
 from collections.abc import Sequence
 from datetime import timedelta
 
-from wfstore import ExecutionContext, ExecutionRecord, HistoryFilter, HistoryStats, Page
+from wfstore import (
+    ExecutionContext,
+    ExecutionRecord,
+    HistoryFilter,
+    HistoryStats,
+    Page,
+    StoredState,
+)
 from wfstored.daemon.config import parse_config
 from wfstored.daemon.serving_line import serving_line
 from wfstored.rpc import RpcOptions, start_server
@@ -41,17 +48,23 @@ class NullStateStore:
         self._states = {workflow_id: make_state(workflow_id) for workflow_id in STATE_IDS}
         self._ids = list(STATE_IDS)
 
-    def save(self, state: ExecutionContext) -> None:
-        """Do nothing."""
-        del state
+    def save(self, state: ExecutionContext, *, expected_version: int | None = None) -> int:
+        """Do nothing; return version 1."""
+        del state, expected_version
+        return 1
 
     def load(self, workflow_id: str) -> ExecutionContext | None:
         """Return the canned state of ``workflow_id`` (any id gets one)."""
         return self._states.get(workflow_id) or self._states[STATE_IDS[0]]
 
-    def delete(self, workflow_id: str) -> None:
+    def get(self, workflow_id: str) -> StoredState | None:
+        """Return the canned state of ``workflow_id`` at version 1."""
+        state = self.load(workflow_id)
+        return None if state is None else StoredState(state=state, version=1)
+
+    def delete(self, workflow_id: str, *, expected_version: int | None = None) -> None:
         """Do nothing."""
-        del workflow_id
+        del workflow_id, expected_version
 
     def list(self) -> list[str]:
         """Return the benchmark's state ids."""

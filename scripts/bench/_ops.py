@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from wfstore import Client, HistoryFilter, HistoryStore, StateStore
+from wfstore import Client, ConflictError, HistoryFilter, HistoryStore, StateStore
 from wfstored import JSONStore, SQLiteHistoryStore
 from wfstored.storage.shared.history_schema import SELECT_COLUMNS, TABLE, insert_statement
 from wfstored.storage.shared.record_rows import record_row
@@ -148,11 +148,25 @@ def _port_call(
     stats_filter = HistoryFilter(workflow_name=LIST_NAME)
     prefix = f"{spec.tag}-{thread}"
 
+    def save_if(_: int) -> None:
+        """Save under the version this thread's last save returned (the first: a get)."""
+        if not versions:
+            stored = state.get(own_state.workflow_id)
+            versions.append(0 if stored is None else stored.version)
+        try:
+            versions[0] = state.save(own_state, expected_version=versions[0])
+        except ConflictError as exc:  # another cell's thread saved this id meanwhile
+            versions[0] = exc.current_version or 0
+            raise
+
+    versions: list[int] = []
+
     def batch(n: int) -> None:
         history.record_batch([make_record(f"b-{prefix}-{n}-{k}") for k in range(spec.batch)])
 
     calls: dict[str, Callable[[int], object]] = {
         "Save": lambda _: state.save(own_state),
+        "SaveIf": save_if,
         "Load": lambda n: state.load(STATE_IDS[(thread * 7 + n) % len(STATE_IDS)]),
         "List": lambda _: state.list_page(),
         "Record": lambda n: history.record(make_record(f"r-{prefix}-{n}")),

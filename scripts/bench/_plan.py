@@ -19,7 +19,7 @@ from scripts.bench._peers import Peer
 from scripts.bench._pg_backend import PgBackend, delete_states, save_states
 from scripts.bench._servers import Server
 
-STATE_OPS = ("Load", "List", "Save", "Delete")
+STATE_OPS = ("Load", "List", "Save", "SaveIf", "Delete")
 HISTORY_OPS = ("HistoryList", "GetStats", "Record", "Cleanup")
 BATCH_SIZES = (100, 1000)
 BATCH_CONCURRENCY = (1, 8)

@@ -10,6 +10,7 @@ from scripts.bench._plan import PEERS_OF, CellRuns
 
 OP_ORDER = (
     "Save",
+    "SaveIf",
     "Load",
     "List",
     "Delete",
@@ -21,6 +22,7 @@ OP_ORDER = (
 )
 OP_LABELS = {
     "Save": "StateService.Save",
+    "SaveIf": "StateService.Save, expected_version",
     "Load": "StateService.Load",
     "List": "StateService.List",
     "Delete": "StateService.Delete",

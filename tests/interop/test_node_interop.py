@@ -551,3 +551,30 @@ def test_the_example_worker_runs_and_resumes(target: str, py: Client, transport:
     again = node(target, workflow_id, script=worker)  # a completed run is only summarized
     assert (again["status"], again["steps"]) == ("completed", ["count", "fetch"])
     assert len(py.history.list(HistoryFilter(workflow_name="node-example", limit=100))) == len(runs)
+
+
+def test_versions_and_conflicts_read_the_same_from_node(
+    target: str, py: Client, transport: str
+) -> None:
+    """Node creates, conflicts and reads versions; the conflict's details reach it intact."""
+    workflow_id = f"versions-{transport}"
+    created = node(target, "save-if", workflow_id, "0")
+    first = int(created["version"])
+    again = node(target, "save-if", workflow_id, "0")
+    assert again["code"] == "ABORTED"
+    assert again["conflict"] == {"workflow_id": workflow_id, "current_version": str(first)}
+    stored = py.state.get(workflow_id)
+    assert stored is not None
+    assert stored.version == first
+    second = py.state.save(stored.state)
+    stale = node(target, "save-if", workflow_id, str(first))
+    assert stale["conflict"] == {"workflow_id": workflow_id, "current_version": str(second)}
+    got = node(target, "get", workflow_id)
+    assert got["version"] == str(second)
+    missing = node(target, "save-if", f"{workflow_id}-absent", str(first))
+    assert missing["conflict"] == {
+        "workflow_id": f"{workflow_id}-absent",
+        "current_version": None,
+    }
+    assert node(target, "delete-if", workflow_id, str(second)) == {"deleted": workflow_id}
+    assert py.state.get(workflow_id) is None

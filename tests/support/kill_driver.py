@@ -10,6 +10,9 @@ moment, restarts it on the same directory and verifies:
 - an id saved by several threads holds an acknowledged or in-flight save that no
   acknowledged save started after (the last write wins, never an older one);
 - every acknowledged record is stored with its content (records in flight may be there too);
+- an id written only with conditional saves and deletes (``expected_version`` = the version
+  its writer last saw) holds its last acknowledged write or the one in flight, and no version
+  is ever handed out twice for it, across kills and deletes;
 - every state file parses, no temp file is listed or left behind, and SQLite's
   ``PRAGMA integrity_check`` says ``ok`` (on PostgreSQL: every stored state loads).
 
@@ -34,6 +37,7 @@ from pathlib import Path
 
 from wfstore import (
     Client,
+    ConflictError,
     ExecutionContext,
     ExecutionRecord,
     HistoryFilter,
@@ -68,6 +72,14 @@ class Ledger:
     shared: dict[str, list[_SharedSave]] = field(default_factory=dict)
     records: dict[str, ExecutionRecord] = field(default_factory=dict)
     records_in_doubt: dict[str, ExecutionRecord] = field(default_factory=dict)
+    versioned: dict[str, tuple[str | None, int]] = field(default_factory=dict)
+    """Conditional id -> (marker, version) of its last acknowledged write (marker None:
+    deleted, with the version it had)."""
+    versioned_in_doubt: dict[str, str | None] = field(default_factory=dict)
+    """Conditional id -> marker of the save in flight when the daemon died (None: a delete)."""
+    highest_version: dict[str, int] = field(default_factory=dict)
+    """Conditional id -> the highest version ever acknowledged for it (across deletes)."""
+    conditional_problems: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -89,6 +101,8 @@ class _Writer:
         self.client = Client(target, timeout=5, retry=_NO_RETRY)
         self.template = full_context("template")
         self.own_ids = [f"{name}-{n}" for n in range(3)]
+        self.versioned_id = f"versioned-{name.split('w', 1)[1]}"  # the same id every round
+        self.version: int | None = None
         self.acked = 0
         self.failure: StoreError | None = None
 
@@ -99,6 +113,8 @@ class _Writer:
                 while not stop.is_set():
                     if self.kind == "record":
                         self._record()
+                    elif self.kind == "conditional":
+                        self._conditional()
                     else:
                         self._save()
                     self.acked += 1
@@ -124,6 +140,37 @@ class _Writer:
         self.client.state.save(state)
         del self.ledger.own_in_doubt[workflow_id]
         self.ledger.own[workflow_id] = marker
+
+    def _conditional(self) -> None:
+        """Save (now and then delete) the writer's id on the version it last saw."""
+        ledger, workflow_id = self.ledger, self.versioned_id
+        if self.version is None:  # a new round: learn where the id stands
+            stored = self.client.state.get(workflow_id)
+            self.version = 0 if stored is None else stored.version
+        try:
+            if self.version and self.random.random() < 0.1:
+                ledger.versioned_in_doubt[workflow_id] = None
+                self.client.state.delete(workflow_id, expected_version=self.version)
+                del ledger.versioned_in_doubt[workflow_id]
+                ledger.versioned[workflow_id] = (None, self.version)
+                self.version = 0
+                return
+            marker = self._marker()
+            state = replace(self.template, workflow_id=workflow_id, current_step=marker)
+            ledger.versioned_in_doubt[workflow_id] = marker
+            version = self.client.state.save(state, expected_version=self.version)
+        except ConflictError as exc:  # one writer per id: a conflict is a lost or torn write
+            ledger.conditional_problems.append(f"{workflow_id}: unexpected conflict: {exc}")
+            raise
+        del ledger.versioned_in_doubt[workflow_id]
+        if version <= ledger.highest_version.get(workflow_id, 0):
+            ledger.conditional_problems.append(
+                f"{workflow_id}: version {version} handed out again (highest so far "
+                f"{ledger.highest_version[workflow_id]})"
+            )
+        ledger.highest_version[workflow_id] = version
+        ledger.versioned[workflow_id] = (marker, version)
+        self.version = version
 
     def _record(self) -> None:
         marker = self._marker()
@@ -179,7 +226,7 @@ class KillLoop:
         """Load the daemon, stop it after a random time in ``load_seconds``, restart, verify."""
         daemon = self.daemon or start_daemon(self.data_dir, unix=False, extra=self.extra)
         self.rounds += 1
-        kinds = ["own", "shared", "record"]
+        kinds = ["own", "shared", "record", "conditional"]
         writers = [
             _Writer(
                 daemon.tcp_target,
@@ -236,6 +283,7 @@ class KillLoop:
             problems += self._verify_files(client)
             problems += self._verify_own(client)
             problems += self._verify_shared(client)
+            problems += self._verify_versioned(client)
             problems += self._verify_records(client)
         problems += self._verify_database()
         return problems
@@ -294,6 +342,32 @@ class KillLoop:
                 )
             baseline = _SharedSave(found or "", -math.inf, -math.inf)
             self.ledger.shared[workflow_id] = [baseline] if found is not None else []
+        return problems
+
+    def _verify_versioned(self, client: Client) -> list[str]:
+        """Each conditional id holds its last acknowledged write, or the one in flight."""
+        ledger = self.ledger
+        problems, ledger.conditional_problems = ledger.conditional_problems, []
+        for workflow_id in {*ledger.versioned, *ledger.versioned_in_doubt}:
+            acked_marker, acked_version = ledger.versioned.get(workflow_id, (None, 0))
+            in_flight = workflow_id in ledger.versioned_in_doubt
+            in_doubt = ledger.versioned_in_doubt.pop(workflow_id, None)
+            stored = client.state.get(workflow_id)
+            highest = ledger.highest_version.get(workflow_id, 0)
+            if stored is None:
+                ok = acked_marker is None or (in_flight and in_doubt is None)
+                found: tuple[str | None, int] = (None, acked_version)
+            else:
+                found = (stored.state.current_step, stored.version)
+                landed = in_flight and in_doubt == found[0] and stored.version > highest
+                ok = found == (acked_marker, acked_version) or landed
+                ledger.highest_version[workflow_id] = max(highest, stored.version)
+            if not ok:
+                problems.append(
+                    f"state {workflow_id}: holds {found}; acknowledged "
+                    f"{(acked_marker, acked_version)}, in flight {in_doubt!r}"
+                )
+            ledger.versioned[workflow_id] = found
         return problems
 
     def _verify_records(self, client: Client) -> list[str]:

@@ -20,8 +20,9 @@ CLIENT_METHOD_FOR_RPC = {
         "Cleanup": "cleanup",
     },
 }
-# Public client methods that are not one RPC: they follow pages or end the handle.
-CLIENT_HELPERS = {"list", "close"}
+# Public client methods that are not one RPC of their own: they follow pages, read what another
+# RPC returns (get: Load's state and version), or end the handle.
+CLIENT_HELPERS = {"list", "get", "close"}
 SERVICES = [
     (state_pb2, "StateService", servicers.StateServicer, _remote.RemoteStateStore),
     (history_pb2, "HistoryService", servicers.HistoryServicer, _remote.RemoteHistoryStore),

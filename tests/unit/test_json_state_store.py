@@ -18,6 +18,7 @@ import pytest
 from filelock import FileLock
 from wfstore.domain import ExecutionContext, ExecutionStatus, StepState
 from wfstore.errors import (
+    ConflictError,
     DataCorruptedError,
     InvalidArgumentError,
     StoreClosedError,
@@ -27,6 +28,7 @@ from wfstore.ports import StateStore
 from wfstore.timestamps import Timestamp
 from wfstored.storage.files.awf_codec import decode_state, encode_state
 from wfstored.storage.files.state_store import LOCK_DIR_NAME, JSONStateStore, stripe_of
+from wfstored.storage.files.versions import stamp
 from wfstored.storage.shared.page_tokens import encode_page_token
 
 if TYPE_CHECKING:
@@ -94,9 +96,10 @@ def test_constructor_touches_nothing(directory: Path) -> None:
 
 def test_save_writes_one_awf_file_atomically(store: JSONStateStore, directory: Path) -> None:
     state = make_state("run-1", n=3)
-    store.save(state)
+    version = store.save(state)
     path = directory / "run-1.json"
-    assert path.read_bytes() == encode_state(state)
+    assert path.read_bytes() == stamp(encode_state(state), version)
+    assert path.read_bytes().endswith(b',\n  "WfstoreVersion": %d\n}' % version)
     assert mode(path) == 0o600
     assert mode(directory) == 0o700
     assert mode(directory.parent) == 0o700
@@ -677,3 +680,34 @@ def test_listing_skips_files_whose_names_are_not_valid_ids(tmp_path: Path) -> No
     for good in ["....json", "v1.2.3.json", "a b.json", "é.json", "x:y.json"]:
         (directory / good).write_bytes(b"{}")
     assert store.list() == sorted(["ok", "...", "v1.2.3", "a b", "é", "x:y"])
+
+
+def test_a_file_rewritten_by_another_tool_moves_the_version_on(
+    store: JSONStateStore, directory: Path
+) -> None:
+    """awf drops the version key when it rewrites a file: the rewrite still counts as a change."""
+    state = make_state("run-1", n=1)
+    held = store.save(state)
+    time.sleep(0.01)  # past the file system's timestamp granularity
+    (directory / "run-1.json").write_bytes(encode_state(make_state("run-1", n=2)))  # as awf
+    stored = store.get("run-1")
+    assert stored is not None
+    assert stored.state == make_state("run-1", n=2)
+    assert stored.version > held
+    assert store.get("run-1") == stored  # the same file: the same version
+    with pytest.raises(ConflictError) as caught:
+        store.save(state, expected_version=held)  # the writer that read before the rewrite
+    assert caught.value.current_version == stored.version
+    assert store.save(state, expected_version=stored.version) == stored.version + 1
+
+
+def test_versions_start_at_the_time_in_microseconds(store: JSONStateStore) -> None:
+    before = time.time_ns() // 1000
+    first = store.save(make_state("run-1", n=1))
+    assert before <= first <= time.time_ns() // 1000
+    assert store.save(make_state("run-1", n=1)) == first + 1
+
+
+def test_stamp_refuses_what_is_not_an_indented_object() -> None:
+    with pytest.raises(ValueError, match="ends with"):
+        stamp(b"[]", 1)

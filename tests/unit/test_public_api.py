@@ -20,6 +20,7 @@ def test_wfstore_exports() -> None:
         "TLS",
         "AlreadyExistsError",
         "Client",
+        "ConflictError",
         "ConversationState",
         "DataCorruptedError",
         "DeadlineExceededError",
@@ -39,6 +40,7 @@ def test_wfstore_exports() -> None:
         "StepState",
         "StoreClosedError",
         "StoreError",
+        "StoredState",
         "Timestamp",
         "Turn",
         "UnauthenticatedError",
@@ -75,10 +77,14 @@ def test_the_client_package_never_imports_the_server() -> None:
 @pytest.mark.parametrize("name", wfstore.errors.__all__)
 def test_errors_pickle_and_are_store_errors(name: str) -> None:
     cls = getattr(wfstore.errors, name)
-    error = cls("what went wrong")
+    if cls is wfstore.ConflictError:
+        error = cls("what went wrong", workflow_id="run-1", current_version=None)
+    else:
+        error = cls("what went wrong")
     copy = pickle.loads(pickle.dumps(error))  # noqa: S301 (our own bytes)
     assert type(copy) is cls
     assert copy.message == "what went wrong"
+    assert vars(copy) == vars(error)
     assert isinstance(copy, wfstore.StoreError)
 
 
@@ -92,19 +98,21 @@ KERNEL = {
     "deadlines": ["check_deadline", "deadline_after", "remaining_seconds"],
     "domain": ["ConversationState", "ExecutionContext", "ExecutionRecord", "ExecutionStatus",
                "HistoryFilter", "HistoryStats", "JSONValue", "LoopContext", "Page", "StepState",
-               "Turn"],
-    "errors": ["AlreadyExistsError", "DataCorruptedError", "DeadlineExceededError",
+               "StoredState", "Turn"],
+    "errors": ["AlreadyExistsError", "ConflictError", "DataCorruptedError", "DeadlineExceededError",
                "InvalidArgumentError", "ResourceExhaustedError", "StoreClosedError",
                "StoreError", "UnauthenticatedError", "UnavailableError"],
     "ids": ["MAX_ID_BYTES", "check_record_id", "check_workflow_id", "utf8_bytes"],
     "ports": ["HistoryStore", "StateStore"],
-    "status": ["error_for_status", "status_for_error"],
+    "status": ["DETAILS_KEY", "conflict_details", "conflict_from_metadata", "error_for_status",
+               "status_for_error"],
     "timestamps": ["NANOS_PER_MICRO", "NANOS_PER_SECOND", "Timestamp", "from_unix_nanos",
                    "to_unix_nanos", "utc_now", "with_nanosecond"],
     "transport": ["TOKEN_PATTERN", "is_loopback_host"],
     "validation": ["INT32_RANGE", "INT64_RANGE", "MAX_BATCH_RECORDS", "MAX_ID_BYTES",
                    "MAX_JSON_DEPTH", "MAX_LOOP_DEPTH", "MAX_SAFE_INTEGER", "NestedValueError",
-                   "check_context", "check_datetime", "check_duration", "check_filter",
+                   "check_context", "check_datetime", "check_duration", "check_expected_version",
+                   "check_filter",
                    "check_json", "check_page_size", "check_record", "check_record_id",
                    "check_records", "check_workflow_id", "filter_or_default", "normalize_json"],
     "wire": ["context_from_proto", "context_to_proto", "duration_from_proto", "duration_to_proto",

@@ -5,12 +5,23 @@ from __future__ import annotations
 import grpc
 import pytest
 import wfstore.errors
-from wfstore.errors import StoreError, UnavailableError
-from wfstore.status import error_for_status, status_for_error
+from wfstore.errors import ConflictError, StoreError, UnavailableError
+from wfstore.status import (
+    DETAILS_KEY,
+    conflict_details,
+    conflict_from_metadata,
+    error_for_status,
+    status_for_error,
+)
 
 
 @pytest.mark.parametrize(
-    "name", [n for n in wfstore.errors.__all__ if n not in {"StoreError", "StoreClosedError"}]
+    "name",
+    [
+        n
+        for n in wfstore.errors.__all__
+        if n not in {"StoreError", "StoreClosedError", "ConflictError"}  # see below
+    ],
 )
 def test_every_error_survives_the_wire_as_itself(name: str) -> None:
     cls = getattr(wfstore.errors, name)
@@ -35,3 +46,20 @@ def test_codes_without_a_class_keep_their_name() -> None:
     assert type(error) is StoreError
     assert error.message == "PERMISSION_DENIED: no"
     assert status_for_error(StoreError("x")) is grpc.StatusCode.INTERNAL
+
+
+@pytest.mark.parametrize("current", [None, 0, 7, 2**63 - 1])
+def test_a_conflict_travels_in_the_status_details(current: int | None) -> None:
+    error = ConflictError("stale", workflow_id="run-\u00e9", current_version=current)
+    assert status_for_error(error) is grpc.StatusCode.ABORTED
+    trailers = [("other", "x"), *conflict_details(error)]
+    back = conflict_from_metadata("stale", trailers)
+    assert back is not None
+    assert back.workflow_id == "run-\u00e9"
+    assert (back.current_version, back.message) == (current, "stale")
+
+
+def test_aborted_without_a_version_conflict_is_not_a_conflict() -> None:
+    assert conflict_from_metadata("x", None) is None
+    assert conflict_from_metadata("x", [("other", b"")]) is None
+    assert conflict_from_metadata("x", [(DETAILS_KEY, b"")]) is None  # a Status with no details

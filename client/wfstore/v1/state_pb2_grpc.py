@@ -28,6 +28,16 @@ if _version_not_supported:
 class StateServiceStub:
     """Stores the execution state of workflow runs, one document per workflow id.
 
+    Versions: every stored state has a version, a positive integer that grows with every
+    successful Save (and Delete) of its workflow id and is never handed out twice for the same
+    id, not even after the id is deleted and saved again, so a writer holding an old version can
+    never succeed by accident. Save, Load and Delete return it. A Save or Delete that sets
+    expected_version happens only if the stored version is that one (0: only if no state is
+    stored); otherwise it changes nothing and fails with ABORTED, whose status details (the
+    google.rpc.Status in the grpc-status-details-bin trailer) hold a VersionConflict with the
+    version stored now. Versions start at 1 on PostgreSQL; on the file backend they start at the
+    creation time in microseconds since the Unix epoch (see docs/concurrency.md).
+
     Error codes shared by every RPC of this service:
     - INVALID_ARGUMENT: a malformed workflow id, page size or page token, or a state that breaks
     the conventions above (the message names the field).
@@ -67,6 +77,16 @@ class StateServiceStub:
 class StateServiceServicer:
     """Stores the execution state of workflow runs, one document per workflow id.
 
+    Versions: every stored state has a version, a positive integer that grows with every
+    successful Save (and Delete) of its workflow id and is never handed out twice for the same
+    id, not even after the id is deleted and saved again, so a writer holding an old version can
+    never succeed by accident. Save, Load and Delete return it. A Save or Delete that sets
+    expected_version happens only if the stored version is that one (0: only if no state is
+    stored); otherwise it changes nothing and fails with ABORTED, whose status details (the
+    google.rpc.Status in the grpc-status-details-bin trailer) hold a VersionConflict with the
+    version stored now. Versions start at 1 on PostgreSQL; on the file backend they start at the
+    creation time in microseconds since the Unix epoch (see docs/concurrency.md).
+
     Error codes shared by every RPC of this service:
     - INVALID_ARGUMENT: a malformed workflow id, page size or page token, or a state that breaks
     the conventions above (the message names the field).
@@ -76,10 +96,14 @@ class StateServiceServicer:
     """
 
     def Save(self, request, context):
-        """Saves the state of one workflow run, replacing any state stored under the same workflow id.
-        The write is durable (fsynced) before the reply is sent; readers never see a partial state.
-        Idempotent: saving the same state twice leaves the same result.
-        Errors: INVALID_ARGUMENT for a bad workflow id or a state that breaks the conventions above;
+        """Saves the state of one workflow run, replacing any state stored under the same workflow id,
+        and returns its new version. The write is durable (fsynced) before the reply is sent;
+        readers never see a partial state. Without expected_version it is idempotent: saving the
+        same state twice leaves the same content (the version grows each time). With
+        expected_version it is not safe to retry blindly: a retry after a lost reply fails with
+        ABORTED, and the caller checks whether the stored state is its own (Load).
+        Errors: INVALID_ARGUMENT for a bad workflow id, a negative expected_version or a state that
+        breaks the conventions above; ABORTED when expected_version does not match;
         RESOURCE_EXHAUSTED for a state larger than the message limit.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -87,7 +111,7 @@ class StateServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Load(self, request, context):
-        """Loads the state saved under a workflow id.
+        """Loads the state saved under a workflow id, with its version.
         Errors: NOT_FOUND when no state is stored under that id; DATA_LOSS when the stored document
         cannot be read (empty, truncated, not JSON, or of the wrong shape); INVALID_ARGUMENT for a
         bad workflow id. Idempotent.
@@ -106,8 +130,11 @@ class StateServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Delete(self, request, context):
-        """Deletes the state stored under a workflow id. Deleting an id that has no state succeeds.
-        Errors: INVALID_ARGUMENT for a bad workflow id. Idempotent.
+        """Deletes the state stored under a workflow id. Deleting an id that has no state succeeds,
+        unless expected_version is set: then the stored version must be that one, and a missing id
+        is ABORTED too (current_version unset). Errors: INVALID_ARGUMENT for a bad workflow id or a
+        negative expected_version; ABORTED when expected_version does not match. Idempotent
+        without expected_version.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -146,6 +173,16 @@ def add_StateServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class StateService:
     """Stores the execution state of workflow runs, one document per workflow id.
+
+    Versions: every stored state has a version, a positive integer that grows with every
+    successful Save (and Delete) of its workflow id and is never handed out twice for the same
+    id, not even after the id is deleted and saved again, so a writer holding an old version can
+    never succeed by accident. Save, Load and Delete return it. A Save or Delete that sets
+    expected_version happens only if the stored version is that one (0: only if no state is
+    stored); otherwise it changes nothing and fails with ABORTED, whose status details (the
+    google.rpc.Status in the grpc-status-details-bin trailer) hold a VersionConflict with the
+    version stored now. Versions start at 1 on PostgreSQL; on the file backend they start at the
+    creation time in microseconds since the Unix epoch (see docs/concurrency.md).
 
     Error codes shared by every RPC of this service:
     - INVALID_ARGUMENT: a malformed workflow id, page size or page token, or a state that breaks

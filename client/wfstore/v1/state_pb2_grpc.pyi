@@ -50,6 +50,16 @@ GRPC_VERSION: str
 class StateServiceStub:
     """Stores the execution state of workflow runs, one document per workflow id.
 
+    Versions: every stored state has a version, a positive integer that grows with every
+    successful Save (and Delete) of its workflow id and is never handed out twice for the same
+    id, not even after the id is deleted and saved again, so a writer holding an old version can
+    never succeed by accident. Save, Load and Delete return it. A Save or Delete that sets
+    expected_version happens only if the stored version is that one (0: only if no state is
+    stored); otherwise it changes nothing and fails with ABORTED, whose status details (the
+    google.rpc.Status in the grpc-status-details-bin trailer) hold a VersionConflict with the
+    version stored now. Versions start at 1 on PostgreSQL; on the file backend they start at the
+    creation time in microseconds since the Unix epoch (see docs/concurrency.md).
+
     Error codes shared by every RPC of this service:
     - INVALID_ARGUMENT: a malformed workflow id, page size or page token, or a state that breaks
       the conventions above (the message names the field).
@@ -63,14 +73,18 @@ class StateServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> StateServiceAsyncStub: ...
     Save: _grpc.UnaryUnaryMultiCallable[_state_pb2.StateServiceSaveRequest, _state_pb2.StateServiceSaveResponse]
-    """Saves the state of one workflow run, replacing any state stored under the same workflow id.
-    The write is durable (fsynced) before the reply is sent; readers never see a partial state.
-    Idempotent: saving the same state twice leaves the same result.
-    Errors: INVALID_ARGUMENT for a bad workflow id or a state that breaks the conventions above;
+    """Saves the state of one workflow run, replacing any state stored under the same workflow id,
+    and returns its new version. The write is durable (fsynced) before the reply is sent;
+    readers never see a partial state. Without expected_version it is idempotent: saving the
+    same state twice leaves the same content (the version grows each time). With
+    expected_version it is not safe to retry blindly: a retry after a lost reply fails with
+    ABORTED, and the caller checks whether the stored state is its own (Load).
+    Errors: INVALID_ARGUMENT for a bad workflow id, a negative expected_version or a state that
+    breaks the conventions above; ABORTED when expected_version does not match;
     RESOURCE_EXHAUSTED for a state larger than the message limit.
     """
     Load: _grpc.UnaryUnaryMultiCallable[_state_pb2.StateServiceLoadRequest, _state_pb2.StateServiceLoadResponse]
-    """Loads the state saved under a workflow id.
+    """Loads the state saved under a workflow id, with its version.
     Errors: NOT_FOUND when no state is stored under that id; DATA_LOSS when the stored document
     cannot be read (empty, truncated, not JSON, or of the wrong shape); INVALID_ARGUMENT for a
     bad workflow id. Idempotent.
@@ -81,13 +95,26 @@ class StateServiceStub:
     negative page_size or a page_token this service did not issue. Idempotent.
     """
     Delete: _grpc.UnaryUnaryMultiCallable[_state_pb2.StateServiceDeleteRequest, _state_pb2.StateServiceDeleteResponse]
-    """Deletes the state stored under a workflow id. Deleting an id that has no state succeeds.
-    Errors: INVALID_ARGUMENT for a bad workflow id. Idempotent.
+    """Deletes the state stored under a workflow id. Deleting an id that has no state succeeds,
+    unless expected_version is set: then the stored version must be that one, and a missing id
+    is ABORTED too (current_version unset). Errors: INVALID_ARGUMENT for a bad workflow id or a
+    negative expected_version; ABORTED when expected_version does not match. Idempotent
+    without expected_version.
     """
 
 @_typing.type_check_only
 class StateServiceAsyncStub(StateServiceStub):
     """Stores the execution state of workflow runs, one document per workflow id.
+
+    Versions: every stored state has a version, a positive integer that grows with every
+    successful Save (and Delete) of its workflow id and is never handed out twice for the same
+    id, not even after the id is deleted and saved again, so a writer holding an old version can
+    never succeed by accident. Save, Load and Delete return it. A Save or Delete that sets
+    expected_version happens only if the stored version is that one (0: only if no state is
+    stored); otherwise it changes nothing and fails with ABORTED, whose status details (the
+    google.rpc.Status in the grpc-status-details-bin trailer) hold a VersionConflict with the
+    version stored now. Versions start at 1 on PostgreSQL; on the file backend they start at the
+    creation time in microseconds since the Unix epoch (see docs/concurrency.md).
 
     Error codes shared by every RPC of this service:
     - INVALID_ARGUMENT: a malformed workflow id, page size or page token, or a state that breaks
@@ -99,14 +126,18 @@ class StateServiceAsyncStub(StateServiceStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     Save: _aio.UnaryUnaryMultiCallable[_state_pb2.StateServiceSaveRequest, _state_pb2.StateServiceSaveResponse]  # type: ignore[assignment]
-    """Saves the state of one workflow run, replacing any state stored under the same workflow id.
-    The write is durable (fsynced) before the reply is sent; readers never see a partial state.
-    Idempotent: saving the same state twice leaves the same result.
-    Errors: INVALID_ARGUMENT for a bad workflow id or a state that breaks the conventions above;
+    """Saves the state of one workflow run, replacing any state stored under the same workflow id,
+    and returns its new version. The write is durable (fsynced) before the reply is sent;
+    readers never see a partial state. Without expected_version it is idempotent: saving the
+    same state twice leaves the same content (the version grows each time). With
+    expected_version it is not safe to retry blindly: a retry after a lost reply fails with
+    ABORTED, and the caller checks whether the stored state is its own (Load).
+    Errors: INVALID_ARGUMENT for a bad workflow id, a negative expected_version or a state that
+    breaks the conventions above; ABORTED when expected_version does not match;
     RESOURCE_EXHAUSTED for a state larger than the message limit.
     """
     Load: _aio.UnaryUnaryMultiCallable[_state_pb2.StateServiceLoadRequest, _state_pb2.StateServiceLoadResponse]  # type: ignore[assignment]
-    """Loads the state saved under a workflow id.
+    """Loads the state saved under a workflow id, with its version.
     Errors: NOT_FOUND when no state is stored under that id; DATA_LOSS when the stored document
     cannot be read (empty, truncated, not JSON, or of the wrong shape); INVALID_ARGUMENT for a
     bad workflow id. Idempotent.
@@ -117,12 +148,25 @@ class StateServiceAsyncStub(StateServiceStub):
     negative page_size or a page_token this service did not issue. Idempotent.
     """
     Delete: _aio.UnaryUnaryMultiCallable[_state_pb2.StateServiceDeleteRequest, _state_pb2.StateServiceDeleteResponse]  # type: ignore[assignment]
-    """Deletes the state stored under a workflow id. Deleting an id that has no state succeeds.
-    Errors: INVALID_ARGUMENT for a bad workflow id. Idempotent.
+    """Deletes the state stored under a workflow id. Deleting an id that has no state succeeds,
+    unless expected_version is set: then the stored version must be that one, and a missing id
+    is ABORTED too (current_version unset). Errors: INVALID_ARGUMENT for a bad workflow id or a
+    negative expected_version; ABORTED when expected_version does not match. Idempotent
+    without expected_version.
     """
 
 class StateServiceServicer(metaclass=_abc_1.ABCMeta):
     """Stores the execution state of workflow runs, one document per workflow id.
+
+    Versions: every stored state has a version, a positive integer that grows with every
+    successful Save (and Delete) of its workflow id and is never handed out twice for the same
+    id, not even after the id is deleted and saved again, so a writer holding an old version can
+    never succeed by accident. Save, Load and Delete return it. A Save or Delete that sets
+    expected_version happens only if the stored version is that one (0: only if no state is
+    stored); otherwise it changes nothing and fails with ABORTED, whose status details (the
+    google.rpc.Status in the grpc-status-details-bin trailer) hold a VersionConflict with the
+    version stored now. Versions start at 1 on PostgreSQL; on the file backend they start at the
+    creation time in microseconds since the Unix epoch (see docs/concurrency.md).
 
     Error codes shared by every RPC of this service:
     - INVALID_ARGUMENT: a malformed workflow id, page size or page token, or a state that breaks
@@ -138,10 +182,14 @@ class StateServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _state_pb2.StateServiceSaveRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_state_pb2.StateServiceSaveResponse, _abc.Awaitable[_state_pb2.StateServiceSaveResponse]]:
-        """Saves the state of one workflow run, replacing any state stored under the same workflow id.
-        The write is durable (fsynced) before the reply is sent; readers never see a partial state.
-        Idempotent: saving the same state twice leaves the same result.
-        Errors: INVALID_ARGUMENT for a bad workflow id or a state that breaks the conventions above;
+        """Saves the state of one workflow run, replacing any state stored under the same workflow id,
+        and returns its new version. The write is durable (fsynced) before the reply is sent;
+        readers never see a partial state. Without expected_version it is idempotent: saving the
+        same state twice leaves the same content (the version grows each time). With
+        expected_version it is not safe to retry blindly: a retry after a lost reply fails with
+        ABORTED, and the caller checks whether the stored state is its own (Load).
+        Errors: INVALID_ARGUMENT for a bad workflow id, a negative expected_version or a state that
+        breaks the conventions above; ABORTED when expected_version does not match;
         RESOURCE_EXHAUSTED for a state larger than the message limit.
         """
 
@@ -151,7 +199,7 @@ class StateServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _state_pb2.StateServiceLoadRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_state_pb2.StateServiceLoadResponse, _abc.Awaitable[_state_pb2.StateServiceLoadResponse]]:
-        """Loads the state saved under a workflow id.
+        """Loads the state saved under a workflow id, with its version.
         Errors: NOT_FOUND when no state is stored under that id; DATA_LOSS when the stored document
         cannot be read (empty, truncated, not JSON, or of the wrong shape); INVALID_ARGUMENT for a
         bad workflow id. Idempotent.
@@ -174,8 +222,11 @@ class StateServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _state_pb2.StateServiceDeleteRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_state_pb2.StateServiceDeleteResponse, _abc.Awaitable[_state_pb2.StateServiceDeleteResponse]]:
-        """Deletes the state stored under a workflow id. Deleting an id that has no state succeeds.
-        Errors: INVALID_ARGUMENT for a bad workflow id. Idempotent.
+        """Deletes the state stored under a workflow id. Deleting an id that has no state succeeds,
+        unless expected_version is set: then the stored version must be that one, and a missing id
+        is ABORTED too (current_version unset). Errors: INVALID_ARGUMENT for a bad workflow id or a
+        negative expected_version; ABORTED when expected_version does not match. Idempotent
+        without expected_version.
         """
 
 def add_StateServiceServicer_to_server(servicer: StateServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -16,9 +16,9 @@ from typing import Any, TypeVar
 import grpc
 from wfstore import wire
 from wfstore.deadlines import deadline_after
-from wfstore.errors import InvalidArgumentError, StoreError
+from wfstore.errors import ConflictError, InvalidArgumentError, StoreError
 from wfstore.ports import HistoryStore, StateStore
-from wfstore.status import status_for_error
+from wfstore.status import conflict_details, status_for_error
 from wfstore.v1 import history_pb2, history_pb2_grpc, state_pb2, state_pb2_grpc
 
 from wfstored.rpc.drain import Drain
@@ -48,6 +48,10 @@ def _translate_errors(service: str) -> Callable[[HandlerT], HandlerT]:
             except _NotFoundError as exc:
                 _log.info("%s: NOT_FOUND: %s", name, exc)
                 context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
+            except ConflictError as exc:
+                _log.info("%s failed: ABORTED: %s", name, exc.message)
+                context.set_trailing_metadata(conflict_details(exc))
+                context.abort(grpc.StatusCode.ABORTED, exc.message)
             except StoreError as exc:
                 code = status_for_error(exc)
                 _log.info("%s failed: %s: %s", name, code.name, exc.message)
@@ -92,19 +96,24 @@ class StateServicer(state_pb2_grpc.StateServiceServicer, _Servicer):
     ) -> state_pb2.StateServiceSaveResponse:
         """Save a state."""
         del context
-        self._store.save(wire.context_from_proto(request.state))
-        return state_pb2.StateServiceSaveResponse()
+        expected = request.expected_version if request.HasField("expected_version") else None
+        version = self._store.save(
+            wire.context_from_proto(request.state), expected_version=expected
+        )
+        return state_pb2.StateServiceSaveResponse(version=version)
 
     @_state
     def Load(  # noqa: N802 (gRPC method name)
         self, request: state_pb2.StateServiceLoadRequest, context: grpc.ServicerContext
     ) -> state_pb2.StateServiceLoadResponse:
-        """Load a state, or answer NOT_FOUND."""
-        state = self._store.load(request.workflow_id)
+        """Load a state and its version, or answer NOT_FOUND."""
+        stored = self._store.get(request.workflow_id)
         del context
-        if state is None:
+        if stored is None:
             raise _NotFoundError(f"no state stored for workflow id {request.workflow_id!r}")
-        return state_pb2.StateServiceLoadResponse(state=wire.context_to_proto(state))
+        return state_pb2.StateServiceLoadResponse(
+            state=wire.context_to_proto(stored.state), version=stored.version
+        )
 
     @_state
     def List(  # noqa: N802 (gRPC method name)
@@ -123,7 +132,8 @@ class StateServicer(state_pb2_grpc.StateServiceServicer, _Servicer):
     ) -> state_pb2.StateServiceDeleteResponse:
         """Delete a state."""
         del context
-        self._store.delete(request.workflow_id)
+        expected = request.expected_version if request.HasField("expected_version") else None
+        self._store.delete(request.workflow_id, expected_version=expected)
         return state_pb2.StateServiceDeleteResponse()
 
 

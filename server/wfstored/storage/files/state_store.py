@@ -6,7 +6,8 @@ and wfstored can share a state directory.
 Writes are atomic and durable: the state goes to a unique temp file in the same directory
 (``.wfstore-<stripe>-<random>.tmp``, mode 0600), which is fsynced, renamed onto the target and
 followed by an fsync of the directory. Readers therefore see the old state or the new one,
-never a mix, and need no lock.
+never a mix, and need no lock. Each file carries its version as its last key (see
+:mod:`wfstored.storage.files.versions`).
 
 Writers and deleters of one id are serialized across threads and processes by a striped lock:
 the id's stripe is ``crc32(id) % 64`` and each stripe is a ``threading.Lock`` plus an
@@ -37,12 +38,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from wfstore.domain import ExecutionContext, Page
-from wfstore.errors import DataCorruptedError, InvalidArgumentError, StoreClosedError
-from wfstore.validation import check_context, check_page_size, check_workflow_id
+from wfstore.domain import ExecutionContext, Page, StoredState
+from wfstore.errors import (
+    ConflictError,
+    DataCorruptedError,
+    InvalidArgumentError,
+    StoreClosedError,
+)
+from wfstore.validation import (
+    check_context,
+    check_expected_version,
+    check_page_size,
+    check_workflow_id,
+)
 
 from wfstored.storage.files.awf_codec import decode_state, encode_state
 from wfstored.storage.files.file_lock import FileLock
+from wfstored.storage.files.versions import next_version, stamp, version_of
 from wfstored.storage.shared.os_errors import translate_os_errors
 from wfstored.storage.shared.private_files import FILE_MODE, fsync_dir, make_private_dirs, open_fd
 from wfstored.storage.shared.state_pages import page_of_ids, resume_after, state_page_size
@@ -94,36 +106,70 @@ class JSONStateStore:
 
     # --- The StateStore port -------------------------------------------------------------------
 
-    def save(self, state: ExecutionContext) -> None:
-        """Store ``state`` durably and atomically under its workflow id."""
+    def save(self, state: ExecutionContext, *, expected_version: int | None = None) -> int:
+        """Store ``state`` durably and atomically under its workflow id; return its version.
+
+        With ``expected_version`` (0: nothing stored), only if the stored version is that
+        one; otherwise :class:`~wfstore.errors.ConflictError` and nothing changes. The check
+        and the write hold the id's lock, against other threads and processes alike.
+        """
         self._check_open()
         check_context(state)
-        data = encode_state(state)
-        with translate_os_errors(f"saving the state of {state.workflow_id!r} in {self._dir}"):
+        check_expected_version(expected_version)
+        document = encode_state(state)
+        workflow_id = state.workflow_id
+        with translate_os_errors(f"saving the state of {workflow_id!r} in {self._dir}"):
             self._ensure_dir()
-            index = stripe_of(state.workflow_id)
-            with self._locked(index), _no_directory(state.workflow_id, "saved"):
-                self._replace(self._path(state.workflow_id), data, index)
+            index = stripe_of(workflow_id)
+            with self._locked(index), _no_directory(workflow_id, "saved"):
+                current = self._version(workflow_id)
+                if expected_version is not None and expected_version != (current or 0):
+                    raise ConflictError.for_versions(workflow_id, expected_version, current)
+                version = next_version(current)
+                self._replace(self._path(workflow_id), stamp(document, version), index)
+        return version
 
     def load(self, workflow_id: str) -> ExecutionContext | None:
         """Return the state stored under ``workflow_id``, or None if there is none.
 
         Raises :class:`~wfstore.errors.DataCorruptedError` when the file cannot be read back.
         """
+        stored = self.get(workflow_id)
+        return None if stored is None else stored.state
+
+    def get(self, workflow_id: str) -> StoredState | None:
+        """Return the state stored under ``workflow_id`` and its version, or None.
+
+        Both come from one read of one file. Raises
+        :class:`~wfstore.errors.DataCorruptedError` when the file cannot be read back.
+        """
         self._check_open()
         check_workflow_id(workflow_id)
         with translate_os_errors(f"loading the state of {workflow_id!r} from {self._dir}"):
             self._ensure_dir()
-            data = self._read(workflow_id)
-        return None if data is None else decode_state(data, workflow_id)
+            read = self._read(workflow_id)
+        if read is None:
+            return None
+        data, mtime_ns = read
+        state = decode_state(data, workflow_id)
+        return StoredState(state=state, version=version_of(data, mtime_ns))
 
-    def delete(self, workflow_id: str) -> None:
-        """Delete the state stored under ``workflow_id``; a missing id is not an error."""
+    def delete(self, workflow_id: str, *, expected_version: int | None = None) -> None:
+        """Delete the state stored under ``workflow_id``; a missing id is not an error.
+
+        With ``expected_version``, only if the stored version is that one (a missing id is
+        then a conflict too); otherwise :class:`~wfstore.errors.ConflictError`.
+        """
         self._check_open()
         check_workflow_id(workflow_id)
+        check_expected_version(expected_version)
         with translate_os_errors(f"deleting the state of {workflow_id!r} from {self._dir}"):
             self._ensure_dir()
             with self._locked(stripe_of(workflow_id)), _no_directory(workflow_id, "deleted"):
+                if expected_version is not None:
+                    current = self._version(workflow_id)
+                    if current != expected_version:
+                        raise ConflictError.for_versions(workflow_id, expected_version, current)
                 try:
                     self._path(workflow_id).unlink()
                 except FileNotFoundError:
@@ -203,8 +249,23 @@ class JSONStateStore:
             raise
         self._sync_dir()
 
-    def _read(self, workflow_id: str) -> bytes | None:
-        """Return the bytes of the id's file, or None when there is none."""
+    def _version(self, workflow_id: str) -> int | None:
+        """Return the stored version of ``workflow_id``, None if nothing (readable) is stored.
+
+        A directory in the file's place raises ``IsADirectoryError``; a symbolic link or
+        other non-file counts as nothing stored, so a save replaces it as it always did.
+        """
+        try:
+            read = self._read(workflow_id)
+        except DataCorruptedError:
+            path = self._path(workflow_id)
+            if path.is_dir():
+                raise IsADirectoryError(errno.EISDIR, "a directory", str(path)) from None
+            return None
+        return None if read is None else version_of(*read)
+
+    def _read(self, workflow_id: str) -> tuple[bytes, int] | None:
+        """Return the bytes of the id's file and its mtime (ns), or None when there is none."""
         try:
             fd = open_fd(self._path(workflow_id), os.O_RDONLY | os.O_NONBLOCK | _O_NOFOLLOW)
         except FileNotFoundError:
@@ -217,17 +278,17 @@ class JSONStateStore:
                 f"state of {workflow_id!r} is corrupted: its file is a symbolic link"
             ) from exc
         try:
-            regular = stat.S_ISREG(os.fstat(fd).st_mode)
+            info = os.fstat(fd)
         except BaseException:
             os.close(fd)
             raise
-        if not regular:
+        if not stat.S_ISREG(info.st_mode):
             os.close(fd)
             raise DataCorruptedError(
                 f"state of {workflow_id!r} is corrupted: its file is not a regular file"
             )
         with os.fdopen(fd, "rb") as file:
-            return file.read()
+            return file.read(), info.st_mtime_ns
 
     def _sync_dir(self) -> None:
         """Make renames and unlinks in the directory durable."""

@@ -45,6 +45,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         f"CREATE INDEX IF NOT EXISTS {STATE_TABLE}_by_status ON {STATE_TABLE} (status, updated_at)",
         f"CREATE INDEX IF NOT EXISTS {STATE_TABLE}_by_updated ON {STATE_TABLE} (updated_at)",
     ),
+    # 3: versions. Every row has one; a deleted state keeps its row with a NULL document (a
+    # tombstone), so that saving the id again goes on from its last version instead of 1.
+    (
+        f"ALTER TABLE {STATE_TABLE} ADD COLUMN IF NOT EXISTS version BIGINT NOT NULL DEFAULT 1",
+        f"ALTER TABLE {STATE_TABLE} ALTER COLUMN document DROP NOT NULL",
+    ),
 )
 """The statements of each schema version, in order; version N is ``MIGRATIONS[N - 1]``."""
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -2,8 +2,9 @@
 
 The document is awf's own (:mod:`wfstored.storage.files.awf_codec`), so a state reads back
 exactly as from the file backend, and SQL can look inside it. Name, status and update time
-are columns of their own, indexed. Ids list in byte order with the same page tokens as the
-file backend (:mod:`wfstored.storage.shared.state_pages`).
+are columns of their own, indexed. Each row has a version; a deleted state leaves its row as a
+tombstone (document NULL) so that its versions never start over. Ids list in byte order with
+the same page tokens as the file backend (:mod:`wfstored.storage.shared.state_pages`).
 """
 
 from __future__ import annotations
@@ -11,8 +12,14 @@ from __future__ import annotations
 from typing import Final
 
 import psycopg
-from wfstore.domain import ExecutionContext, Page
-from wfstore.validation import check_context, check_page_size, check_workflow_id
+from wfstore.domain import ExecutionContext, Page, StoredState
+from wfstore.errors import ConflictError
+from wfstore.validation import (
+    check_context,
+    check_expected_version,
+    check_page_size,
+    check_workflow_id,
+)
 
 from wfstored.storage.files.awf_codec import decode_state, encode_state
 from wfstored.storage.postgres.database import DEFAULT_POOL_SIZE
@@ -24,20 +31,53 @@ from wfstored.storage.shared.time_text import format_time
 
 __all__ = ["PostgresStateStore"]
 
-_UPSERT: Final = (
-    f"INSERT INTO {STATE_TABLE} (workflow_id, workflow_name, status, updated_at, document)"  # noqa: S608 (constants)
-    " VALUES (%s, %s, %s, %s, %s::jsonb) ON CONFLICT (workflow_id) DO UPDATE SET"
-    " workflow_name = EXCLUDED.workflow_name, status = EXCLUDED.status,"
-    " updated_at = EXCLUDED.updated_at, document = EXCLUDED.document"
+_COLUMNS: Final = "workflow_id, workflow_name, status, updated_at, document, version"
+_SET: Final = (
+    "workflow_name = EXCLUDED.workflow_name, status = EXCLUDED.status,"
+    " updated_at = EXCLUDED.updated_at, document = EXCLUDED.document, version = s.version + 1"
 )
-_LOAD: Final = f"SELECT document::text FROM {STATE_TABLE} WHERE workflow_id = %s"  # noqa: S608
-_DELETE: Final = f"DELETE FROM {STATE_TABLE} WHERE workflow_id = %s"  # noqa: S608
-_IDS: Final = f"SELECT workflow_id FROM {STATE_TABLE} ORDER BY workflow_id"  # noqa: S608
+_SAVE: Final = (
+    f"INSERT INTO {STATE_TABLE} AS s ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s::jsonb, 1)"  # noqa: S608 (constants)
+    f" ON CONFLICT (workflow_id) DO UPDATE SET {_SET} RETURNING s.version"
+)
+"""Save whatever is stored: a new id (or a tombstone) gets its next version."""
+_SAVE_IF_ABSENT: Final = (
+    f"INSERT INTO {STATE_TABLE} AS s ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s::jsonb, 1)"  # noqa: S608
+    f" ON CONFLICT (workflow_id) DO UPDATE SET {_SET} WHERE s.document IS NULL"
+    " RETURNING s.version"
+)
+"""Save only if no state is stored: no row, or a tombstone."""
+_SAVE_IF_VERSION: Final = (
+    f"UPDATE {STATE_TABLE} SET workflow_name = %s, status = %s, updated_at = %s,"  # noqa: S608
+    " document = %s::jsonb, version = version + 1"
+    " WHERE workflow_id = %s AND version = %s AND document IS NOT NULL RETURNING version"
+)
+"""Save only if the stored version is the one given."""
+_VERSION: Final = (
+    f"SELECT version FROM {STATE_TABLE} WHERE workflow_id = %s AND document IS NOT NULL"  # noqa: S608
+)
+_LOAD: Final = (
+    f"SELECT document::text, version FROM {STATE_TABLE}"  # noqa: S608
+    " WHERE workflow_id = %s AND document IS NOT NULL"
+)
+_DELETE: Final = (
+    f"UPDATE {STATE_TABLE} SET document = NULL, version = version + 1"  # noqa: S608
+    " WHERE workflow_id = %s AND document IS NOT NULL"
+)
+"""Delete a state, leaving its tombstone (the row, its last version, no document)."""
+_DELETE_IF_VERSION: Final = _DELETE + " AND version = %s RETURNING version"
+_IDS: Final = (
+    f"SELECT workflow_id FROM {STATE_TABLE} WHERE document IS NOT NULL"  # noqa: S608
+    " ORDER BY workflow_id"
+)
 _IDS_AFTER: Final = (
     f"SELECT workflow_id FROM {STATE_TABLE} WHERE workflow_id > %s"  # noqa: S608
+    " AND document IS NOT NULL ORDER BY workflow_id LIMIT %s"
+)
+_FIRST_IDS: Final = (
+    f"SELECT workflow_id FROM {STATE_TABLE} WHERE document IS NOT NULL"  # noqa: S608
     " ORDER BY workflow_id LIMIT %s"
 )
-_FIRST_IDS: Final = f"SELECT workflow_id FROM {STATE_TABLE} ORDER BY workflow_id LIMIT %s"  # noqa: S608
 
 
 class PostgresStateStore(ClosingStore):
@@ -54,27 +94,52 @@ class PostgresStateStore(ClosingStore):
         """Connect (waiting up to ``connect_timeout`` s) and bring the schema up to date."""
         self._db = open_migrated(url, pool_size, connect_timeout)
 
-    def save(self, state: ExecutionContext) -> None:
-        """Store ``state`` durably under its workflow id, replacing any previous state."""
+    def save(self, state: ExecutionContext, *, expected_version: int | None = None) -> int:
+        """Store ``state`` durably under its workflow id; return its new version.
+
+        With ``expected_version`` (0: nothing stored), only if the stored version is that
+        one; otherwise :class:`~wfstore.errors.ConflictError` and nothing changes. One
+        statement checks and writes, under the row's lock, so concurrent writers on any
+        number of daemons see exactly one of them win.
+        """
         self._db.check_open()
         check_context(state)
-        document = escape_json(encode_state(state))
-        updated = None if state.updated_at is None else format_time(state.updated_at)
-        row = (
-            state.workflow_id,
+        check_expected_version(expected_version)
+        workflow_id = state.workflow_id
+        columns = (
             escape_text(state.workflow_name),
             str(state.status),
-            updated,
-            document,
+            None if state.updated_at is None else format_time(state.updated_at),
+            escape_json(encode_state(state)),
         )
 
-        def upsert(conn: psycopg.Connection) -> None:
-            conn.execute(_UPSERT, row)
+        def write(conn: psycopg.Connection) -> int:
+            if expected_version is None:
+                row = conn.execute(_SAVE, (workflow_id, *columns)).fetchone()
+            elif expected_version == 0:
+                row = conn.execute(_SAVE_IF_ABSENT, (workflow_id, *columns)).fetchone()
+            else:
+                params = (*columns, workflow_id, expected_version)
+                row = conn.execute(_SAVE_IF_VERSION, params).fetchone()
+            if row is None:
+                assert expected_version is not None  # noqa: S101 (an upsert returns its row)
+                raise ConflictError.for_versions(
+                    workflow_id, expected_version, _current(conn, workflow_id)
+                )
+            return int(row[0])
 
-        self._db.transaction(f"saving the state of {state.workflow_id!r}", upsert)
+        return self._db.transaction(f"saving the state of {workflow_id!r}", write)
 
     def load(self, workflow_id: str) -> ExecutionContext | None:
         """Return the state stored under ``workflow_id``, or None if there is none.
+
+        Raises :class:`~wfstore.errors.DataCorruptedError` when the document is not a state.
+        """
+        stored = self.get(workflow_id)
+        return None if stored is None else stored.state
+
+    def get(self, workflow_id: str) -> StoredState | None:
+        """Return the state stored under ``workflow_id`` and its version (one query), or None.
 
         Raises :class:`~wfstore.errors.DataCorruptedError` when the document is not a state.
         """
@@ -83,17 +148,31 @@ class PostgresStateStore(ClosingStore):
         rows = self._db.fetch(f"loading the state of {workflow_id!r}", _LOAD, [workflow_id])
         if not rows:
             return None
-        stored = rows[0][0]
-        assert isinstance(stored, str)  # noqa: S101 (document::text)
-        return decode_state(unescape_json(stored), workflow_id)
+        document, version = rows[0]
+        assert isinstance(document, str)  # noqa: S101 (document::text)
+        state = decode_state(unescape_json(document), workflow_id)
+        return StoredState(state=state, version=int(str(version)))
 
-    def delete(self, workflow_id: str) -> None:
-        """Delete the state stored under ``workflow_id``; a missing id is not an error."""
+    def delete(self, workflow_id: str, *, expected_version: int | None = None) -> None:
+        """Delete the state stored under ``workflow_id``; a missing id is not an error.
+
+        With ``expected_version``, only if the stored version is that one (a missing id is
+        then a conflict too); otherwise :class:`~wfstore.errors.ConflictError`. The row stays
+        as a tombstone with its last version, so the id's versions never start over.
+        """
         self._db.check_open()
         check_workflow_id(workflow_id)
+        check_expected_version(expected_version)
 
         def remove(conn: psycopg.Connection) -> None:
-            conn.execute(_DELETE, (workflow_id,))
+            if expected_version is None:
+                conn.execute(_DELETE, (workflow_id,))
+                return
+            row = conn.execute(_DELETE_IF_VERSION, (workflow_id, expected_version)).fetchone()
+            if row is None:
+                raise ConflictError.for_versions(
+                    workflow_id, expected_version, _current(conn, workflow_id)
+                )
 
         self._db.transaction(f"deleting the state of {workflow_id!r}", remove)
 
@@ -126,3 +205,9 @@ class PostgresStateStore(ClosingStore):
     def close(self) -> None:
         """Close the pool; idempotent. Later calls raise :class:`StoreClosedError`."""
         self._db.close()
+
+
+def _current(conn: psycopg.Connection, workflow_id: str) -> int | None:
+    """Return the version stored now under ``workflow_id``, None if no state is stored."""
+    row = conn.execute(_VERSION, (workflow_id,)).fetchone()
+    return None if row is None else int(row[0])
