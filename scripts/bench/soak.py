@@ -48,7 +48,7 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
 def _soak(kills: int, seed: int, database_url: str | None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="wfs-soak-", dir="/tmp"))
     loop = KillLoop(tmp / "data", seed=seed, database_url=database_url)
-    saves = records = 0
+    saves = records = conditional = 0
     problems: list[str] = []
     began = time.monotonic()
     try:
@@ -56,6 +56,7 @@ def _soak(kills: int, seed: int, database_url: str | None) -> int:
             result = loop.run_round()
             saves += result.acked_saves
             records += result.acked_records
+            conditional += result.acked_conditional
             problems = result.problems
             if problems:
                 break
@@ -73,9 +74,11 @@ def _soak(kills: int, seed: int, database_url: str | None) -> int:
     survived = loop.rounds - (1 if problems else 0)
     print(
         f"kills: {loop.rounds}; survived with every acknowledged write intact: {survived}; "
-        f"acknowledged: {saves:,} saves, {records:,} records; records verified after the last "
+        f"acknowledged: {saves:,} saves (of them {conditional:,} conditional saves and "
+        f"deletes, each version checked never to repeat), {records:,} records; "
+        f"records verified after the last "
         f"restart: {len(loop.ledger.records):,}; state ids verified: "
-        f"{len(loop.ledger.own) + len(loop.ledger.shared):,}; "
+        f"{len(loop.ledger.own) + len(loop.ledger.shared) + len(loop.ledger.versioned):,}; "
         f"wall time {time.monotonic() - began:.0f} s"
     )
     for problem in problems[:20]:

@@ -88,8 +88,11 @@ class RoundResult:
     """What one round did and found."""
 
     acked_saves: int
+    """Saves and deletes acknowledged, conditional ones included."""
     acked_records: int
     problems: list[str]
+    acked_conditional: int = 0
+    """Of ``acked_saves``, those made with an ``expected_version``."""
 
 
 class _Writer:
@@ -231,7 +234,7 @@ class KillLoop:
             _Writer(
                 daemon.tcp_target,
                 f"r{self.rounds}w{n}",
-                kinds[n % 3],
+                kinds[n % len(kinds)],
                 self.ledger,
                 self.random.randrange(2**32),
             )
@@ -256,6 +259,9 @@ class KillLoop:
             acked_saves=sum(a for w, a in zip(writers, acked, strict=True) if w.kind != "record"),
             acked_records=sum(a for w, a in zip(writers, acked, strict=True) if w.kind == "record"),
             problems=problems,
+            acked_conditional=sum(
+                a for w, a in zip(writers, acked, strict=True) if w.kind == "conditional"
+            ),
         )
 
     def close(self) -> None:
