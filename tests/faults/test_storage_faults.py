@@ -11,7 +11,6 @@ import resource
 import shutil
 import sqlite3
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from wfstored import JSONStateStore
 
 from tests.support.daemon import Daemon, serving, start_daemon
 from tests.support.factories import full_context, record
+from tests.support.small_disk import small_tmpfs
 
 pytestmark = pytest.mark.daemon
 
@@ -57,28 +57,6 @@ def _assert_still_serving(client: Client, workflow_id: str, expected: ExecutionC
 # --- Disk full -------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _small_tmpfs(size: str) -> Iterator[Path]:
-    """Mount a tmpfs of ``size``; skip where mounting is not allowed (not root, no caps)."""
-    if not _IS_ROOT:
-        pytest.skip("mounting a small tmpfs needs root; the file size limit test still runs")
-    mount_point = Path(tempfile.mkdtemp(prefix="wfs-tmpfs-", dir="/tmp"))
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(mount_point)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        mount_point.rmdir()
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    try:
-        yield mount_point
-    finally:
-        subprocess.run(["umount", "-l", str(mount_point)], check=True)
-        mount_point.rmdir()
-
-
 def _fill(directory: Path) -> Path:
     """Write a file in ``directory`` until the file system is full; return it."""
     filler = directory / "filler"
@@ -94,7 +72,7 @@ def _fill(directory: Path) -> Path:
 
 
 def test_a_full_disk_is_resource_exhausted_and_keeps_the_previous_state() -> None:
-    with _small_tmpfs("4m") as mount, _running(mount / "data") as (daemon, client):
+    with small_tmpfs(4) as mount, _running(mount / "data") as (daemon, client):
         previous = full_context("victim")
         client.state.save(previous)
         client.history.record(record("before"))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import pwd
-import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -25,6 +24,7 @@ from wfstore import ExecutionContext, HistoryFilter, ResourceExhaustedError
 from tests.support.daemon import start_daemon
 from tests.support.factories import record
 from tests.support.postgres import PostgresCluster
+from tests.support.small_disk import grow, small_tmpfs
 
 pytestmark = [pytest.mark.postgres, pytest.mark.daemon]
 
@@ -41,11 +41,7 @@ class SmallDisk:
 
     def grow(self) -> None:
         """Give the filesystem room again (a remount with a larger size keeps its files)."""
-        subprocess.run(
-            ["mount", "-o", f"remount,size={_DISK_MIB * 4}M", str(self.mount)],
-            check=True,
-            capture_output=True,
-        )
+        grow(self.mount, _DISK_MIB * 4)
 
 
 def _noise(size: int) -> str:
@@ -61,37 +57,20 @@ def _owner(cluster: PostgresCluster) -> tuple[int, int]:
 
 @pytest.fixture
 def small_disk(postgres_cluster: PostgresCluster) -> Iterator[SmallDisk]:
-    if os.geteuid() != 0:
-        pytest.skip("filling a real disk needs a small filesystem mounted, which needs root")
-    name = f"small_{os.getpid()}"
-    mount = postgres_cluster.directory / name  # where the server's user can reach it
-    mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={_DISK_MIB}M,mode=0700", "tmpfs", str(mount)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        mount.rmdir()
-        pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.strip()}")
-    try:
+    # Under the cluster's directory: the server's (unprivileged) user must reach it.
+    with small_tmpfs(_DISK_MIB, parent=postgres_cluster.directory) as mount:
         os.chown(mount, *_owner(postgres_cluster))
-        with psycopg.connect(postgres_cluster.conninfo(), autocommit=True) as conn:
-            conn.execute(f"CREATE TABLESPACE {name} LOCATION '{mount}'")
-            conn.execute(f"CREATE DATABASE {name} TABLESPACE {name}")
-        yield SmallDisk(postgres_cluster.url(name), mount)
-    finally:
-        subprocess.run(  # room for the teardown, whatever the test left
-            ["mount", "-o", f"remount,size={_DISK_MIB * 4}M", str(mount)],
-            capture_output=True,
-            check=False,
-        )
-        with psycopg.connect(postgres_cluster.conninfo(), autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-            conn.execute(f"DROP TABLESPACE IF EXISTS {name}")
-        subprocess.run(["umount", "-l", str(mount)], capture_output=True, check=False)
-        mount.rmdir()
+        name = f"small_{os.getpid()}"
+        try:
+            with psycopg.connect(postgres_cluster.conninfo(), autocommit=True) as conn:
+                conn.execute(f"CREATE TABLESPACE {name} LOCATION '{mount}'")
+                conn.execute(f"CREATE DATABASE {name} TABLESPACE {name}")
+            yield SmallDisk(postgres_cluster.url(name), mount)
+        finally:
+            grow(mount, _DISK_MIB * 4)  # room for the teardown, whatever the test left
+            with psycopg.connect(postgres_cluster.conninfo(), autocommit=True) as conn:
+                conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+                conn.execute(f"DROP TABLESPACE IF EXISTS {name}")
 
 
 def test_a_full_disk_is_resource_exhausted_and_loses_nothing(
