@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pickle
-import threading
 
 import pytest
 from conftest import StateTarget
@@ -11,11 +10,11 @@ from wfstore import (
     ConflictError,
     ExecutionContext,
     InvalidArgumentError,
-    StateStore,
     StoredState,
 )
 
 from tests.support.factories import full_context
+from tests.support.races import WORKFLOW_ID, race_once
 
 
 def _state(workflow_id: str = "run-1", step: str = "") -> ExecutionContext:
@@ -99,40 +98,14 @@ def test_a_bad_expected_version_is_invalid(state_target: StateTarget, bad: objec
     assert state_target.store.load("run-1") is None
 
 
-def race(store: StateStore, expected: int, tag: str, writers: int) -> list[int | ConflictError]:
-    """Let ``writers`` threads save under version ``expected`` at once; return each outcome."""
-    barrier = threading.Barrier(writers)
-    outcomes: list[int | ConflictError] = []
-
-    def write(writer: int) -> None:
-        barrier.wait()
-        try:
-            outcomes.append(store.save(_state(step=f"{tag}-{writer}"), expected_version=expected))
-        except ConflictError as exc:
-            outcomes.append(exc)
-
-    threads = [threading.Thread(target=write, args=(w,)) for w in range(writers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return outcomes
-
-
 def test_concurrent_conditional_saves_have_one_winner_per_round(
     state_target: StateTarget,
 ) -> None:
     store = state_target.store
-    version = store.save(_state(step="start"))
+    version = store.save(ExecutionContext(workflow_id=WORKFLOW_ID))
     for round_number in range(15):
-        outcomes = race(store, version, str(round_number), writers=4)
-        won = [outcome for outcome in outcomes if isinstance(outcome, int)]
-        assert len(won) == 1, outcomes
-        lost = [outcome for outcome in outcomes if isinstance(outcome, ConflictError)]
-        assert [error.current_version for error in lost] == [won[0]] * 3
-        assert won[0] > version
-        version = won[0]
-    stored = store.get("run-1")
+        version, _ = race_once([store] * 4, version, str(round_number))
+    stored = store.get(WORKFLOW_ID)
     assert stored is not None
     assert stored.version == version
 

@@ -7,16 +7,16 @@ a PostgreSQL database (one statement under the row's lock), and an embedded stor
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
-from wfstore import ConflictError, ExecutionContext, StateStore
+from wfstore import ExecutionContext, StateStore
 from wfstored import JSONStateStore
 
-from tests.support.daemon import start_daemon
+from tests.support.daemon import Daemon, start_daemon
+from tests.support.races import WORKFLOW_ID, race_once
 
 pytestmark = pytest.mark.daemon
 
@@ -24,48 +24,24 @@ ROUNDS = 60
 WRITERS_PER_STORE = 2
 
 
-def _state(step: str) -> ExecutionContext:
-    return ExecutionContext(workflow_id="contended", workflow_name="race", current_step=step)
-
-
-def _round(stores: list[StateStore], expected: int, number: int) -> list[int | ConflictError]:
-    """Every writer saves at once with ``expected``; return every outcome."""
-    writers = [store for store in stores for _ in range(WRITERS_PER_STORE)]
-    barrier = threading.Barrier(len(writers))
-    outcomes: list[int | ConflictError] = []
-
-    def write(index: int, store: StateStore) -> None:
-        barrier.wait()
-        try:
-            outcomes.append(store.save(_state(f"{number}-{index}"), expected_version=expected))
-        except ConflictError as exc:
-            outcomes.append(exc)
-
-    threads = [threading.Thread(target=write, args=item) for item in enumerate(writers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return outcomes
-
-
-def _race(stores: list[StateStore]) -> tuple[int, int]:
-    """Run the rounds; return (rounds won by exactly one writer, conflicts seen)."""
-    version = stores[0].save(_state("start"))
+def _race(stores: list[StateStore]) -> int:
+    """Run the rounds, two writers per store; return how many conflicts the losers got."""
+    version = stores[0].save(ExecutionContext(workflow_id=WORKFLOW_ID))
     conflicts = 0
     for number in range(ROUNDS):
-        outcomes = _round(stores, version, number)
-        won = [outcome for outcome in outcomes if isinstance(outcome, int)]
-        assert len(won) == 1, outcomes
-        lost = [outcome for outcome in outcomes if isinstance(outcome, ConflictError)]
-        assert all(error.current_version == won[0] for error in lost), outcomes
+        version, lost = race_once(stores * WRITERS_PER_STORE, version, str(number))
         conflicts += len(lost)
-        version = won[0]
         for store in stores:  # every side reads the winner's version now
-            stored = store.get("contended")
+            stored = store.get(WORKFLOW_ID)
             assert stored is not None
             assert stored.version == version
-    return ROUNDS, conflicts
+    return conflicts
+
+
+def _stores(stack: ExitStack, daemons: list[Daemon], embedded: StateStore) -> list[StateStore]:
+    """The state stores of ``daemons`` (clients closed with ``stack``), then ``embedded``."""
+    stack.callback(embedded.close)
+    return [*(stack.enter_context(d.client(timeout=20)).state for d in daemons), embedded]
 
 
 @pytest.fixture
@@ -82,15 +58,8 @@ def test_two_daemons_and_an_embedded_store_on_one_data_dir(
     stack.callback(first.stop)
     second = start_daemon(data, unix=False)
     stack.callback(second.stop)
-    embedded = JSONStateStore(data / "state")
-    stack.callback(embedded.close)
-    stores: list[StateStore] = [
-        stack.enter_context(first.client(timeout=20)).state,
-        stack.enter_context(second.client(timeout=20)).state,
-        embedded,
-    ]
-    rounds, conflicts = _race(stores)
-    assert conflicts == rounds * (len(stores) * WRITERS_PER_STORE - 1)
+    stores = _stores(stack, [first, second], JSONStateStore(data / "state"))
+    assert _race(stores) == ROUNDS * (len(stores) * WRITERS_PER_STORE - 1)
 
 
 @pytest.mark.postgres
@@ -104,12 +73,5 @@ def test_two_daemons_and_an_embedded_store_on_one_database(
     stack.callback(first.stop)
     second = start_daemon(tmp_path / "b", extra=stores_flag)
     stack.callback(second.stop)
-    embedded = PostgresStateStore(postgres_url)
-    stack.callback(embedded.close)
-    stores: list[StateStore] = [
-        stack.enter_context(first.client(timeout=20)).state,
-        stack.enter_context(second.client(timeout=20)).state,
-        embedded,
-    ]
-    rounds, conflicts = _race(stores)
-    assert conflicts == rounds * (len(stores) * WRITERS_PER_STORE - 1)
+    stores = _stores(stack, [first, second], PostgresStateStore(postgres_url))
+    assert _race(stores) == ROUNDS * (len(stores) * WRITERS_PER_STORE - 1)
