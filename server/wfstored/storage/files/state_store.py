@@ -54,7 +54,7 @@ from wfstore.validation import (
 
 from wfstored.storage.files.awf_codec import decode_state, encode_state
 from wfstored.storage.files.file_lock import FileLock
-from wfstored.storage.files.versions import next_version, stamp, version_of
+from wfstored.storage.files.versions import TAIL_BYTES, next_version, stamp, version_of
 from wfstored.storage.shared.os_errors import translate_os_errors
 from wfstored.storage.shared.private_files import FILE_MODE, fsync_dir, make_private_dirs, open_fd
 from wfstored.storage.shared.state_pages import page_of_ids, resume_after, state_page_size
@@ -256,7 +256,7 @@ class JSONStateStore:
         other non-file counts as nothing stored, so a save replaces it as it always did.
         """
         try:
-            read = self._read(workflow_id)
+            read = self._read(workflow_id, tail=TAIL_BYTES)  # a save needs no more than that
         except DataCorruptedError:
             path = self._path(workflow_id)
             if path.is_dir():
@@ -264,8 +264,11 @@ class JSONStateStore:
             return None
         return None if read is None else version_of(*read)
 
-    def _read(self, workflow_id: str) -> tuple[bytes, int] | None:
-        """Return the bytes of the id's file and its mtime (ns), or None when there is none."""
+    def _read(self, workflow_id: str, tail: int | None = None) -> tuple[bytes, int] | None:
+        """Return the bytes of the id's file and its mtime (ns), or None when there is none.
+
+        With ``tail``, only the file's last ``tail`` bytes.
+        """
         try:
             fd = open_fd(self._path(workflow_id), os.O_RDONLY | os.O_NONBLOCK | _O_NOFOLLOW)
         except FileNotFoundError:
@@ -288,7 +291,9 @@ class JSONStateStore:
                 f"state of {workflow_id!r} is corrupted: its file is not a regular file"
             )
         with os.fdopen(fd, "rb") as file:
-            return file.read(), info.st_mtime_ns
+            if tail is None:
+                return file.read(), info.st_mtime_ns
+            return os.pread(fd, tail, max(0, info.st_size - tail)), info.st_mtime_ns
 
     def _sync_dir(self) -> None:
         """Make renames and unlinks in the directory durable."""

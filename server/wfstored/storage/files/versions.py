@@ -17,12 +17,13 @@ import re
 import time
 from typing import Final
 
-__all__ = ["VERSION_KEY", "next_version", "stamp", "version_of"]
+__all__ = ["TAIL_BYTES", "VERSION_KEY", "next_version", "stamp", "version_of"]
 
 VERSION_KEY: Final = "WfstoreVersion"
 """The top-level key of a state file that holds its version."""
 _TAIL: Final = re.compile(rb',\n  "WfstoreVersion": ([1-9][0-9]{0,18})\n}\Z')
-_TAIL_BYTES: Final = 48
+TAIL_BYTES: Final = 48
+"""How many bytes at the end of a state file hold its version key: all ``version_of`` reads."""
 
 
 def stamp(document: bytes, version: int) -> bytes:
@@ -33,8 +34,8 @@ def stamp(document: bytes, version: int) -> bytes:
 
 
 def version_of(data: bytes, mtime_ns: int) -> int:
-    """Return the version of a state file's bytes, or of its time if it carries none."""
-    match = _TAIL.search(data[-_TAIL_BYTES:])
+    """Return the version of a state file's bytes (its last TAIL_BYTES suffice), or of its time."""
+    match = _TAIL.search(data[-TAIL_BYTES:])
     if match is not None:
         return int(match.group(1))
     return max(1, mtime_ns // 1000)
