@@ -19,7 +19,7 @@ import grpc.aio
 from wfstore._operations import Operation
 from wfstore._retry import RetryPolicy
 from wfstore.errors import DeadlineExceededError
-from wfstore.status import conflict_from_metadata, error_for_status
+from wfstore.status import error_for_status
 
 __all__ = ["AsyncInvoker", "Attempts", "Invoker"]
 
@@ -59,13 +59,9 @@ class Attempts:
         if code is grpc.StatusCode.NOT_FOUND and self._op.none_if_not_found:
             raise _NotFound(details) from None
         if code not in _RETRYABLE or self.number >= self._limit:
-            if code is grpc.StatusCode.ABORTED:
-                conflict = conflict_from_metadata(details, _trailers_of(exc))
-                if conflict is not None:
-                    raise conflict from None
             if code is grpc.StatusCode.DEADLINE_EXCEEDED:
                 raise DeadlineExceededError(f"{self._op.name}: {details}") from None
-            raise error_for_status(code, details) from None
+            raise error_for_status(code, details, _trailers_of(exc)) from None
         pause = self._retry.backoff(self.number)
         if self._deadline is not None:
             pause = min(pause, max(0.0, self._deadline - time.monotonic()))

@@ -74,8 +74,19 @@ def status_for_error(error: StoreError) -> grpc.StatusCode:
     return grpc.StatusCode.INTERNAL
 
 
-def error_for_status(code: grpc.StatusCode, details: str) -> StoreError:
-    """Return the domain error a client raises for a failed call's status and details."""
+def error_for_status(
+    code: grpc.StatusCode,
+    details: str,
+    trailers: Sequence[tuple[str, str | bytes]] | None = None,
+) -> StoreError:
+    """Return the domain error a client raises for a failed call's status, details, trailers.
+
+    An ABORTED call whose trailers hold a VersionConflict is a :class:`ConflictError`.
+    """
+    if code is grpc.StatusCode.ABORTED:
+        conflict = conflict_from_metadata(details, trailers)
+        if conflict is not None:
+            return conflict
     cls = _ERROR_BY_STATUS.get(code)
     if code is grpc.StatusCode.CANCELLED:
         return UnavailableError(f"wfstored cancelled the call (is it stopping?): {details}")
