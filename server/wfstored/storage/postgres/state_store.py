@@ -31,21 +31,16 @@ from wfstored.storage.shared.time_text import format_time
 
 __all__ = ["PostgresStateStore"]
 
-_COLUMNS: Final = "workflow_id, workflow_name, status, updated_at, document, version"
-_SET: Final = (
-    "workflow_name = EXCLUDED.workflow_name, status = EXCLUDED.status,"
+_UPSERT: Final = (
+    f"INSERT INTO {STATE_TABLE} AS s"  # noqa: S608 (constants)
+    " (workflow_id, workflow_name, status, updated_at, document, version)"
+    " VALUES (%s, %s, %s, %s, %s::jsonb, 1) ON CONFLICT (workflow_id) DO UPDATE SET"
+    " workflow_name = EXCLUDED.workflow_name, status = EXCLUDED.status,"
     " updated_at = EXCLUDED.updated_at, document = EXCLUDED.document, version = s.version + 1"
 )
-_SAVE: Final = (
-    f"INSERT INTO {STATE_TABLE} AS s ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s::jsonb, 1)"  # noqa: S608 (constants)
-    f" ON CONFLICT (workflow_id) DO UPDATE SET {_SET} RETURNING s.version"
-)
+_SAVE: Final = _UPSERT + " RETURNING s.version"
 """Save whatever is stored: a new id (or a tombstone) gets its next version."""
-_SAVE_IF_ABSENT: Final = (
-    f"INSERT INTO {STATE_TABLE} AS s ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s::jsonb, 1)"  # noqa: S608
-    f" ON CONFLICT (workflow_id) DO UPDATE SET {_SET} WHERE s.document IS NULL"
-    " RETURNING s.version"
-)
+_SAVE_IF_ABSENT: Final = _UPSERT + " WHERE s.document IS NULL RETURNING s.version"
 """Save only if no state is stored: no row, or a tombstone."""
 _SAVE_IF_VERSION: Final = (
     f"UPDATE {STATE_TABLE} SET workflow_name = %s, status = %s, updated_at = %s,"  # noqa: S608
