@@ -9,6 +9,7 @@ on, runs on CPU :data:`CLIENT_CPU`, so each cell measures what one core of serve
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 
@@ -43,3 +44,19 @@ def pinned() -> bool:
 def server_command(command: list[str]) -> list[str]:
     """Return ``command``, run on :data:`SERVER_CPU` if the run is pinned."""
     return ["taskset", "-c", str(SERVER_CPU), *command] if _pinned else command
+
+
+def add_pin_flag(parser: argparse.ArgumentParser) -> None:
+    """Give a benchmark command the ``--pin`` flag (see :func:`pin_if_asked`)."""
+    parser.add_argument(
+        "--pin", action="store_true", help="servers on CPU 0, clients on CPU 1 (see _pinning)"
+    )
+
+
+def pin_if_asked(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Pin if ``--pin`` was given; a machine that cannot be pinned is a usage error."""
+    if args.pin:
+        try:
+            pin()
+        except RuntimeError as exc:
+            parser.error(str(exc))

@@ -30,7 +30,7 @@ from scripts.bench._ops import CellSpec
 from scripts.bench._payloads import STATE_IDS
 from scripts.bench._peers import start_postgres
 from scripts.bench._pg_backend import create_database, save_states
-from scripts.bench._pinning import pin, pinned
+from scripts.bench._pinning import add_pin_flag, pin_if_asked, pinned
 from scripts.bench._plan import client_processes
 from scripts.bench._report import percentile
 from scripts.bench._servers import start_wfstored
@@ -113,15 +113,9 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     parser.add_argument("--window", type=float, default=0.5, help="seconds measured per cell")
     parser.add_argument("--reps", type=int, default=3, help="repetitions of every cell")
     parser.add_argument("--processes", type=int, default=4, help="client processes (max)")
-    parser.add_argument(
-        "--pin", action="store_true", help="servers on CPU 0, clients on CPU 1 (see _pinning)"
-    )
+    add_pin_flag(parser)
     args = parser.parse_args(argv)
-    if args.pin:
-        try:
-            pin()
-        except RuntimeError as exc:
-            parser.error(str(exc))
+    pin_if_asked(parser, args)
     began = time.monotonic()
     peer = start_postgres()
     work = Path(tempfile.mkdtemp(prefix="wfs-bench-pgbackend-", dir="/tmp"))

@@ -46,7 +46,7 @@ from scripts.bench._payloads import state_bytes
 from scripts.bench._peers import Peer, start_postgres, start_redis
 from scripts.bench._pg_backend import PgBackend, start_pg_backend
 from scripts.bench._pg_scale_phase import run_pg_scale_phase
-from scripts.bench._pinning import pin, pinned
+from scripts.bench._pinning import add_pin_flag, pin_if_asked, pinned
 from scripts.bench._plan import FULL, QUICK, Mode, Targets, build_plan, run_rounds
 from scripts.bench._report import Doc, render_markdown, summarize
 from scripts.bench._scale_phase import run_scale_phase
@@ -209,17 +209,11 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     parser.add_argument("--processes", type=int, default=4, help="client processes (max)")
     parser.add_argument("--no-peers", action="store_true", help="skip Redis and PostgreSQL")
     parser.add_argument("--no-scale", action="store_true", help="skip the scale phase")
-    parser.add_argument(
-        "--pin", action="store_true", help="servers on CPU 0, clients on CPU 1 (see _pinning)"
-    )
+    add_pin_flag(parser)
     parser.add_argument("--out", type=Path, default=OUT_DIR, help="where to write results")
     parser.add_argument("--report", type=Path, help="redraw the outputs from a latest.json")
     args = parser.parse_args(argv)
-    if args.pin:
-        try:
-            pin()
-        except RuntimeError as exc:
-            parser.error(str(exc))
+    pin_if_asked(parser, args)
     if args.report:
         doc = json.loads(args.report.read_text())
         print(write_outputs(doc, args.out))
