@@ -24,6 +24,7 @@ from wfstore.domain import (
     JSONValue,
     LoopContext,
     Page,
+    StateEvent,
     StepState,
     StoredState,
     Turn,
@@ -39,8 +40,10 @@ from wfstore.errors import (
     StoreError,
     UnauthenticatedError,
     UnavailableError,
+    WatchExpiredError,
+    WatchLaggedError,
 )
-from wfstore.ports import HistoryStore, StateStore
+from wfstore.ports import HistoryStore, StateStore, StateWatch
 from wfstore.timestamps import Timestamp
 
 if TYPE_CHECKING:
@@ -68,7 +71,9 @@ __all__ = [
     "Page",
     "ResourceExhaustedError",
     "RetryPolicy",
+    "StateEvent",
     "StateStore",
+    "StateWatch",
     "StepState",
     "StoreClosedError",
     "StoreError",
@@ -77,6 +82,8 @@ __all__ = [
     "Turn",
     "UnauthenticatedError",
     "UnavailableError",
+    "WatchExpiredError",
+    "WatchLaggedError",
 ]
 
 _LAZY = {

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+import weakref
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from types import TracebackType
 from typing import Any, Self
@@ -23,6 +24,7 @@ from wfstore._invoker import AsyncInvoker
 from wfstore._remote import Handle
 from wfstore._retry import RetryPolicy
 from wfstore._security import TLS, channel_security
+from wfstore._watch import AsyncRemoteWatch, _Resume, async_wait_for
 from wfstore.domain import (
     ExecutionContext,
     ExecutionRecord,
@@ -45,6 +47,48 @@ class AsyncStateStore(Handle):
         """Run calls through ``invoker``."""
         super().__init__()
         self._invoker = invoker
+        self._watches: weakref.WeakSet[AsyncRemoteWatch] = weakref.WeakSet()
+
+    async def watch(
+        self,
+        prefix: str = "",
+        *,
+        workflow_id: str | None = None,
+        resume_token: str | None = None,
+        include_state: bool = True,
+    ) -> AsyncRemoteWatch:
+        """Watch the saves and deletes of ids starting with ``prefix`` (or of one id).
+
+        ``async for event in await client.state.watch(...)``; as :meth:`wfstore.Client`'s
+        ``state.watch``: it resumes by itself and ends when closed or when the client closes.
+        """
+        self._check_open()
+        resume = _Resume(
+            prefix,
+            workflow_id,
+            resume_token,
+            include_state=include_state,
+            retry=self._invoker.retry,
+        )
+        watch = AsyncRemoteWatch(self._invoker, resume)
+        await watch.start(self._invoker.timeout)
+        self._watches.add(watch)
+        return watch
+
+    async def wait_for(
+        self,
+        workflow_id: str,
+        predicate: Callable[[ExecutionContext], bool],
+        timeout: float,  # noqa: ASYNC109 (a deadline for the whole wait, as the sync client)
+    ) -> StoredState:
+        """Return the state of ``workflow_id`` once ``predicate(state)`` is true (see Client)."""
+        watch = await self.watch(workflow_id=workflow_id)
+        return await async_wait_for(self.get, watch, workflow_id, predicate, timeout)
+
+    async def aclose_watches(self) -> None:
+        """Close every watch opened through this handle."""
+        for watch in list(self._watches):
+            await watch.close()
 
     async def save(self, state: ExecutionContext, *, expected_version: int | None = None) -> int:
         """Store ``state`` durably under its workflow id; return its new version.
@@ -222,8 +266,9 @@ class Client:
         )
 
     async def close(self) -> None:
-        """Close both handles and the channel. Idempotent."""
+        """Close both handles, their watches and the channel. Idempotent."""
         self.state.close()
+        await self.state.aclose_watches()
         self.history.close()
         await self._channel.close(None)
 

@@ -21,7 +21,7 @@ from wfstore._retry import RetryPolicy
 from wfstore.errors import DeadlineExceededError
 from wfstore.status import error_for_status
 
-__all__ = ["AsyncInvoker", "Attempts", "Invoker"]
+__all__ = ["AsyncInvoker", "Attempts", "Invoker", "status_of", "trailers_of"]
 
 _log = logging.getLogger("wfstore.client")
 ResultT = TypeVar("ResultT")
@@ -55,13 +55,13 @@ class Attempts:
 
     def failed(self, exc: grpc.RpcError) -> float:
         """Return how long to wait before retrying, or raise the error the caller must see."""
-        code, details = _status_of(exc)
+        code, details = status_of(exc)
         if code is grpc.StatusCode.NOT_FOUND and self._op.none_if_not_found:
             raise _NotFound(details) from None
         if code not in _RETRYABLE or self.number >= self._limit:
             if code is grpc.StatusCode.DEADLINE_EXCEEDED:
                 raise DeadlineExceededError(f"{self._op.name}: {details}") from None
-            raise error_for_status(code, details, _trailers_of(exc)) from None
+            raise error_for_status(code, details, trailers_of(exc)) from None
         pause = self._retry.backoff(self.number)
         if self._deadline is not None:
             pause = min(pause, max(0.0, self._deadline - time.monotonic()))
@@ -77,13 +77,15 @@ _RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED})
 themselves, so CANCELLED comes from a daemon that is stopping, like UNAVAILABLE."""
 
 
-def _status_of(exc: grpc.RpcError) -> tuple[grpc.StatusCode, str]:
+def status_of(exc: grpc.RpcError) -> tuple[grpc.StatusCode, str]:
+    """Return a failed call's status code and details."""
     if isinstance(exc, grpc.Call | grpc.aio.AioRpcError):
         return exc.code(), exc.details() or exc.code().name
     return grpc.StatusCode.UNKNOWN, str(exc)
 
 
-def _trailers_of(exc: grpc.RpcError) -> Sequence[tuple[str, str | bytes]] | None:
+def trailers_of(exc: grpc.RpcError) -> Sequence[tuple[str, str | bytes]] | None:
+    """Return a failed call's trailing metadata, as pairs."""
     if isinstance(exc, grpc.Call | grpc.aio.AioRpcError):
         items: Any = exc.trailing_metadata() or ()  # sync: _Metadatum tuples; aio: Metadata
         return [(str(item[0]), item[1]) for item in items]
@@ -119,6 +121,32 @@ class _Settings(Generic[ChannelT]):
         self._retry = retry
         self._metadata = tuple(metadata) or None
         self._methods: dict[str, Any] = {}
+
+    @property
+    def timeout(self) -> float | None:
+        """The per-call deadline in seconds, or None."""
+        return self._timeout
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """The retry policy of idempotent calls."""
+        return self._retry
+
+    @property
+    def metadata(self) -> tuple[tuple[str, str], ...] | None:
+        """The metadata every call carries (the token), or None."""
+        return self._metadata
+
+    def streaming(self, path: str, reply_type: Any) -> Any:  # noqa: ANN401 (sync or aio callable)
+        """Return the channel's server-streaming callable for ``path``, made once."""
+        method = self._methods.get(path)
+        if method is None:
+            method = self._methods[path] = self._channel.unary_stream(
+                path,
+                request_serializer=lambda message: message.SerializeToString(),
+                response_deserializer=reply_type.FromString,
+            )
+        return method
 
 
 class Invoker(_Settings[grpc.Channel]):

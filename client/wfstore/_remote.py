@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import weakref
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 from wfstore import _operations as ops
 from wfstore._invoker import Invoker
+from wfstore._watch import RemoteWatch, _Resume, wait_for
 from wfstore.domain import (
     ExecutionContext,
     ExecutionRecord,
@@ -47,6 +49,57 @@ class RemoteStateStore(Handle):
         """Run calls through ``invoker``."""
         super().__init__()
         self._invoker = invoker
+        self._watches: weakref.WeakSet[RemoteWatch] = weakref.WeakSet()
+
+    def watch(
+        self,
+        prefix: str = "",
+        *,
+        workflow_id: str | None = None,
+        resume_token: str | None = None,
+        include_state: bool = True,
+    ) -> RemoteWatch:
+        """Watch the saves and deletes of ids starting with ``prefix`` (or of one id).
+
+        Returns once the daemon has answered (within the client's timeout): a bad argument or
+        an expired token raises here. The watch then resumes by itself, from its last token,
+        when its stream breaks (a daemon restarting, or another daemon behind the same
+        address); it ends when closed or when the client closes. See
+        :meth:`wfstore.StateStore.watch`.
+        """
+        self._check_open()
+        resume = _Resume(
+            prefix,
+            workflow_id,
+            resume_token,
+            include_state=include_state,
+            retry=self._invoker.retry,
+        )
+        watch = RemoteWatch(self._invoker, resume, self._invoker.timeout)
+        self._watches.add(watch)
+        return watch
+
+    def wait_for(
+        self,
+        workflow_id: str,
+        predicate: Callable[[ExecutionContext], bool],
+        timeout: float,
+    ) -> StoredState:
+        """Return the state of ``workflow_id`` once ``predicate(state)`` is true.
+
+        Checks the stored state first, then every new version as it is saved. Raises
+        :class:`~wfstore.errors.DeadlineExceededError` if that does not happen within
+        ``timeout`` seconds. For example, ``wait_for(run_id, lambda s: s.status ==
+        ExecutionStatus.COMPLETED, 60)``.
+        """
+        watch = self.watch(workflow_id=workflow_id)
+        return wait_for(self.get, watch, workflow_id, predicate, timeout)
+
+    def close(self) -> None:
+        """End this handle and its watches; the daemon and other handles are unaffected."""
+        super().close()
+        for watch in list(self._watches):
+            watch.close()
 
     def save(self, state: ExecutionContext, *, expected_version: int | None = None) -> int:
         """Store ``state`` durably under its workflow id; return its new version.

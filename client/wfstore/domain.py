@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from wfstore.ids import check_workflow_id
 from wfstore.timestamps import utc_now
@@ -27,6 +27,7 @@ __all__ = [
     "JSONValue",
     "LoopContext",
     "Page",
+    "StateEvent",
     "StepState",
     "StoredState",
     "Turn",
@@ -142,6 +143,23 @@ class StoredState:
     state: ExecutionContext
     version: int
     """Grows with every save of the workflow id; never the same for two different saves."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StateEvent:
+    """One change to a stored state, as a watch delivers it (see :meth:`StateStore.watch`)."""
+
+    kind: Literal["saved", "deleted"]
+    workflow_id: str
+    version: int
+    """The version the change gave the id: a save's returned version; a delete's is one more
+    than the version it removed."""
+    state: ExecutionContext | None
+    """The state saved at ``version``; None for deletes, for watches that asked for ids only,
+    and when a later save replaced it before the event was read (an event for that later
+    version follows)."""
+    resume_token: str
+    """Watch with this token to see the changes after this one, on any daemon."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

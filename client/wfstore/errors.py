@@ -19,6 +19,8 @@ __all__ = [
     "StoreError",
     "UnauthenticatedError",
     "UnavailableError",
+    "WatchExpiredError",
+    "WatchLaggedError",
 ]
 
 
@@ -110,3 +112,19 @@ class UnauthenticatedError(StoreError):
 
 class DeadlineExceededError(StoreError, TimeoutError):
     """The call did not complete before its deadline."""
+
+
+class WatchExpiredError(StoreError):
+    """A watch cannot resume from its token: the changes after it are no longer kept.
+
+    List (or load) what is stored now and watch anew without a token, as after etcd's
+    "compacted" or Kubernetes' "410 Gone". On the wire: OUT_OF_RANGE.
+    """
+
+
+class WatchLaggedError(UnavailableError):
+    """A watcher read more slowly than changes arrived and was cut off to bound memory.
+
+    Resuming from the last token it received misses nothing; the iterators do so themselves.
+    On the wire: UNAVAILABLE.
+    """

@@ -6,9 +6,10 @@ Part of the kernel that the client and the daemon share: public and stable withi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
-from typing import Protocol, runtime_checkable
+from types import TracebackType
+from typing import Protocol, Self, runtime_checkable
 
 from wfstore.domain import (
     ExecutionContext,
@@ -16,10 +17,53 @@ from wfstore.domain import (
     HistoryFilter,
     HistoryStats,
     Page,
+    StateEvent,
     StoredState,
 )
 
-__all__ = ["HistoryStore", "StateStore"]
+__all__ = ["HistoryStore", "StateStore", "StateWatch"]
+
+
+class StateWatch(Protocol):
+    """A stream of changes to stored states; iterate it, and close it when done.
+
+    Iterating blocks until the next change; bookmarks only advance :attr:`resume_token`.
+    The iterator ends when the watch or its store is closed.
+    """
+
+    @property
+    def resume_token(self) -> str:
+        """Where this watch is: watch again with it to go on after the last change seen."""
+        ...
+
+    def poll(self, timeout: float) -> list[StateEvent]:
+        """Return the changes that arrive within ``timeout`` seconds (perhaps none)."""
+        ...
+
+    def __iter__(self) -> Iterator[StateEvent]:
+        """Return the watch itself."""
+        ...
+
+    def __next__(self) -> StateEvent:
+        """Block until the next change and return it; StopIteration once closed."""
+        ...
+
+    def close(self) -> None:
+        """Stop watching; idempotent."""
+        ...
+
+    def __enter__(self) -> Self:
+        """Return the watch itself."""
+        ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close the watch."""
+        ...
 
 
 @runtime_checkable
@@ -57,6 +101,22 @@ class StateStore(Protocol):
 
     def list_page(self, page_size: int = 0, page_token: str = "") -> Page[str]:
         """Return one page of sorted workflow ids, starting where ``page_token`` left off."""
+        ...
+
+    def watch(
+        self,
+        prefix: str = "",
+        *,
+        workflow_id: str | None = None,
+        resume_token: str | None = None,
+        include_state: bool = True,
+    ) -> StateWatch:
+        """Watch the changes to ids starting with ``prefix`` (or to ``workflow_id`` alone).
+
+        Without ``resume_token``, from now on; with one, from just after the change it was
+        taken from: nothing missed, nothing twice, each id's changes in version order. A
+        token too old raises :class:`~wfstore.errors.WatchExpiredError` on first use.
+        """
         ...
 
     def close(self) -> None:

@@ -23,6 +23,7 @@ from wfstore.errors import (
     StoreError,
     UnauthenticatedError,
     UnavailableError,
+    WatchExpiredError,
 )
 from wfstore.v1 import state_pb2
 
@@ -48,11 +49,12 @@ _STATUS_BY_ERROR: dict[type[StoreError], grpc.StatusCode] = {
     DeadlineExceededError: grpc.StatusCode.DEADLINE_EXCEEDED,
     ResourceExhaustedError: grpc.StatusCode.RESOURCE_EXHAUSTED,
     UnauthenticatedError: grpc.StatusCode.UNAUTHENTICATED,
+    WatchExpiredError: grpc.StatusCode.OUT_OF_RANGE,
 }
 
 _ERROR_BY_STATUS: dict[grpc.StatusCode, type[StoreError]] = {
     grpc.StatusCode.INVALID_ARGUMENT: InvalidArgumentError,
-    grpc.StatusCode.OUT_OF_RANGE: InvalidArgumentError,
+    grpc.StatusCode.OUT_OF_RANGE: WatchExpiredError,
     grpc.StatusCode.ALREADY_EXISTS: AlreadyExistsError,
     grpc.StatusCode.DATA_LOSS: DataCorruptedError,
     grpc.StatusCode.UNAVAILABLE: UnavailableError,

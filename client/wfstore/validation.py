@@ -44,6 +44,7 @@ __all__ = [
     "check_record",
     "check_record_id",
     "check_records",
+    "check_watch_selector",
     "check_workflow_id",
     "filter_or_default",
     "normalize_json",
@@ -95,6 +96,20 @@ def check_expected_version(expected_version: object) -> None:
     """Reject an ``expected_version`` that is neither None nor an int in 0..2**63-1."""
     if expected_version is not None:
         _check_int("expected_version", expected_version, (0, INT64_RANGE[1]))
+
+
+def check_watch_selector(prefix: object, workflow_id: object, resume_token: object) -> None:
+    """Reject a watch's prefix, id or token that is not text, or a prefix beside an id."""
+    _check_str("prefix", prefix)
+    assert isinstance(prefix, str)  # noqa: S101 (narrowing for the type checker)
+    if len(utf8_bytes("prefix", prefix)) > MAX_ID_BYTES:
+        raise InvalidArgumentError(f"invalid prefix: longer than {MAX_ID_BYTES} UTF-8 bytes")
+    if workflow_id is not None:
+        check_workflow_id(workflow_id)
+        if prefix:
+            raise InvalidArgumentError("watch either a prefix or one workflow id, not both")
+    if resume_token is not None:
+        _check_str("resume_token", resume_token)
 
 
 def _check_int(path: str, value: object, bounds: tuple[int, int]) -> None:

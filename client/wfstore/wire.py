@@ -11,7 +11,7 @@ Part of the kernel that the client and the daemon share: public and stable withi
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final, Literal
 
 from google.protobuf import duration_pb2, struct_pb2, timestamp_pb2
 
@@ -23,6 +23,7 @@ from wfstore.domain import (
     HistoryFilter,
     HistoryStats,
     LoopContext,
+    StateEvent,
     StepState,
     Turn,
 )
@@ -36,6 +37,8 @@ __all__ = [
     "context_to_proto",
     "duration_from_proto",
     "duration_to_proto",
+    "event_from_proto",
+    "event_to_proto",
     "filter_from_proto",
     "filter_to_proto",
     "record_from_proto",
@@ -386,4 +389,41 @@ def stats_from_proto(message: history_pb2.HistoryStats) -> HistoryStats:
         failed_count=message.failed_count,
         cancelled_count=message.cancelled_count,
         avg_duration_ms=message.avg_duration_ms,
+    )
+
+
+_KIND_TO_PROTO: Final = {
+    "saved": state_pb2.STATE_EVENT_KIND_SAVED,
+    "deleted": state_pb2.STATE_EVENT_KIND_DELETED,
+}
+_KIND_FROM_PROTO: Final[dict[int, Literal["saved", "deleted"]]] = {
+    state_pb2.STATE_EVENT_KIND_SAVED: "saved",
+    state_pb2.STATE_EVENT_KIND_DELETED: "deleted",
+}
+
+
+def event_to_proto(event: StateEvent) -> state_pb2.StateEvent:
+    """Return the message of a watch event."""
+    message = state_pb2.StateEvent(
+        kind=_KIND_TO_PROTO[event.kind],
+        workflow_id=event.workflow_id,
+        version=event.version,
+        resume_token=event.resume_token,
+    )
+    if event.state is not None:
+        message.state.CopyFrom(context_to_proto(event.state))
+    return message
+
+
+def event_from_proto(message: state_pb2.StateEvent) -> StateEvent:
+    """Return the watch event a message holds; InvalidArgumentError for an unknown kind."""
+    kind = _KIND_FROM_PROTO.get(message.kind)
+    if kind is None:
+        raise InvalidArgumentError(f"watch event of unknown kind {message.kind}")
+    return StateEvent(
+        kind=kind,
+        workflow_id=message.workflow_id,
+        version=message.version,
+        state=context_from_proto(message.state) if message.HasField("state") else None,
+        resume_token=message.resume_token,
     )

@@ -29,7 +29,9 @@ from wfstore import (
     HistoryFilter,
     HistoryStats,
     Page,
+    StateWatch,
     StoredState,
+    UnavailableError,
 )
 from wfstored.daemon.config import parse_config
 from wfstored.daemon.serving_line import serving_line
@@ -74,6 +76,18 @@ class NullStateStore:
         """Return the first ``page_size`` (0: 1000) benchmark ids, as one last page."""
         del page_token
         return Page(items=self._ids[: page_size or 1000])
+
+    def watch(
+        self,
+        prefix: str = "",
+        *,
+        workflow_id: str | None = None,
+        resume_token: str | None = None,
+        include_state: bool = True,
+    ) -> StateWatch:
+        """Refuse: a store that keeps nothing has no changes to watch."""
+        del prefix, workflow_id, resume_token, include_state
+        raise UnavailableError("the benchmark's no-op store has no changes to watch")
 
     def close(self) -> None:
         """Do nothing."""

@@ -78,6 +78,30 @@ EXECUTION_STATUS_CANCELLED: ExecutionStatus.ValueType  # 5
 """Stopped before it finished."""
 Global___ExecutionStatus: _TypeAlias = ExecutionStatus  # noqa: Y015
 
+class _StateEventKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _StateEventKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_StateEventKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    STATE_EVENT_KIND_UNSPECIFIED: _StateEventKind.ValueType  # 0
+    """Never sent."""
+    STATE_EVENT_KIND_SAVED: _StateEventKind.ValueType  # 1
+    """A state was saved."""
+    STATE_EVENT_KIND_DELETED: _StateEventKind.ValueType  # 2
+    """A state was deleted."""
+
+class StateEventKind(_StateEventKind, metaclass=_StateEventKindEnumTypeWrapper):
+    """What a change did."""
+
+STATE_EVENT_KIND_UNSPECIFIED: StateEventKind.ValueType  # 0
+"""Never sent."""
+STATE_EVENT_KIND_SAVED: StateEventKind.ValueType  # 1
+"""A state was saved."""
+STATE_EVENT_KIND_DELETED: StateEventKind.ValueType  # 2
+"""A state was deleted."""
+Global___StateEventKind: _TypeAlias = StateEventKind  # noqa: Y015
+
 @_typing.final
 class ExecutionContext(_message.Message):
     """The full live state of one workflow run."""
@@ -671,3 +695,109 @@ class VersionConflict(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__current_version) -> _WhichOneofReturnType__current_version | None: ...
 
 Global___VersionConflict: _TypeAlias = VersionConflict  # noqa: Y015
+
+@_typing.final
+class StateServiceWatchRequest(_message.Message):
+    """Request of StateService.Watch."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PREFIX_FIELD_NUMBER: _builtins.int
+    WORKFLOW_ID_FIELD_NUMBER: _builtins.int
+    RESUME_TOKEN_FIELD_NUMBER: _builtins.int
+    IDS_ONLY_FIELD_NUMBER: _builtins.int
+    prefix: _builtins.str
+    """Watch the ids that start with this prefix; empty: every id."""
+    workflow_id: _builtins.str
+    """Watch this id only (prefix must then be empty)."""
+    resume_token: _builtins.str
+    """Start after the change this token was taken from; empty: from now on."""
+    ids_only: _builtins.bool
+    """Send events without their state."""
+    def __init__(
+        self,
+        *,
+        prefix: _builtins.str = ...,
+        workflow_id: _builtins.str = ...,
+        resume_token: _builtins.str = ...,
+        ids_only: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ids_only", b"ids_only", "prefix", b"prefix", "resume_token", b"resume_token", "workflow_id", b"workflow_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StateServiceWatchRequest: _TypeAlias = StateServiceWatchRequest  # noqa: Y015
+
+@_typing.final
+class StateServiceWatchResponse(_message.Message):
+    """Response of StateService.Watch: some events, or none (a bookmark)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENTS_FIELD_NUMBER: _builtins.int
+    RESUME_TOKEN_FIELD_NUMBER: _builtins.int
+    resume_token: _builtins.str
+    """The token of the point after these events: resume from here."""
+    @_builtins.property
+    def events(self) -> _containers.RepeatedCompositeFieldContainer[Global___StateEvent]:
+        """The changes, oldest first."""
+
+    def __init__(
+        self,
+        *,
+        events: _abc.Iterable[Global___StateEvent] | None = ...,
+        resume_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["events", b"events", "resume_token", b"resume_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StateServiceWatchResponse: _TypeAlias = StateServiceWatchResponse  # noqa: Y015
+
+@_typing.final
+class StateEvent(_message.Message):
+    """One change to a stored state."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KIND_FIELD_NUMBER: _builtins.int
+    WORKFLOW_ID_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    RESUME_TOKEN_FIELD_NUMBER: _builtins.int
+    kind: Global___StateEventKind.ValueType
+    """Saved or deleted."""
+    workflow_id: _builtins.str
+    """The workflow id it changed."""
+    version: _builtins.int
+    """The version the change gave the id: the one Save returned; for a delete, one more than
+    the version it removed.
+    """
+    resume_token: _builtins.str
+    """Resume after this event."""
+    @_builtins.property
+    def state(self) -> Global___ExecutionContext:
+        """The state saved at that version. Unset for deletes, for ids_only watches, and when a later
+        save replaced it before the event was sent (an event for that later version follows).
+        """
+
+    def __init__(
+        self,
+        *,
+        kind: Global___StateEventKind.ValueType = ...,
+        workflow_id: _builtins.str = ...,
+        version: _builtins.int = ...,
+        state: Global___ExecutionContext | None = ...,
+        resume_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["state", b"state"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["kind", b"kind", "resume_token", b"resume_token", "state", b"state", "version", b"version", "workflow_id", b"workflow_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StateEvent: _TypeAlias = StateEvent  # noqa: Y015

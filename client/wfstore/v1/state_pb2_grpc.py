@@ -72,6 +72,11 @@ class StateServiceStub:
                 request_serializer=wfstore_dot_v1_dot_state__pb2.StateServiceDeleteRequest.SerializeToString,
                 response_deserializer=wfstore_dot_v1_dot_state__pb2.StateServiceDeleteResponse.FromString,
                 _registered_method=True)
+        self.Watch = channel.unary_stream(
+                '/wfstore.v1.StateService/Watch',
+                request_serializer=wfstore_dot_v1_dot_state__pb2.StateServiceWatchRequest.SerializeToString,
+                response_deserializer=wfstore_dot_v1_dot_state__pb2.StateServiceWatchResponse.FromString,
+                _registered_method=True)
 
 
 class StateServiceServicer:
@@ -140,6 +145,34 @@ class StateServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Watch(self, request, context):
+        """Streams the changes (saves and deletes) to one workflow id, to the ids that start with a
+        prefix, or to every id, as they are committed through any daemon or embedded store on the
+        same backend. The first response is a bookmark (no events) holding the token of where the
+        watch starts; then each response holds one or more events, in commit order for any one id
+        (so in version order), or is a bookmark: sent when no event arrived for a second but the
+        watch moved on (changes to other ids), and every 15 seconds as a keep-alive.
+
+        Every event and bookmark carries an opaque resume_token. A Watch with resume_token set,
+        on this daemon or any other on the same backend, streams exactly the matching changes
+        committed after that point: none missed, none twice. How long a token stays usable:
+        PostgreSQL keeps changes for at least one hour; the file backend keeps the last 3 to 4 MiB
+        of changes in each of its 64 lock stripes (some 10,000 changes per stripe with short ids).
+        An older token, or one from a store made again, fails with OUT_OF_RANGE: list what is
+        stored and watch again without a token.
+
+        The stream ends with UNAVAILABLE when the daemon shuts down, or when this watcher reads
+        more slowly than changes arrive and falls more than 4096 changes behind (so that it costs
+        no memory); resume from the last token received. Changes written behind the store's back
+        (another program rewriting a state file) are not seen.
+        Errors: INVALID_ARGUMENT for a bad prefix, workflow id or token, or both prefix and
+        workflow_id; OUT_OF_RANGE for a token too old; RESOURCE_EXHAUSTED when the daemon already
+        serves its limit of watchers (wfstored --max-watchers).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StateServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -162,6 +195,11 @@ def add_StateServiceServicer_to_server(servicer, server):
                     servicer.Delete,
                     request_deserializer=wfstore_dot_v1_dot_state__pb2.StateServiceDeleteRequest.FromString,
                     response_serializer=wfstore_dot_v1_dot_state__pb2.StateServiceDeleteResponse.SerializeToString,
+            ),
+            'Watch': grpc.unary_stream_rpc_method_handler(
+                    servicer.Watch,
+                    request_deserializer=wfstore_dot_v1_dot_state__pb2.StateServiceWatchRequest.FromString,
+                    response_serializer=wfstore_dot_v1_dot_state__pb2.StateServiceWatchResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -290,6 +328,33 @@ class StateService:
             '/wfstore.v1.StateService/Delete',
             wfstore_dot_v1_dot_state__pb2.StateServiceDeleteRequest.SerializeToString,
             wfstore_dot_v1_dot_state__pb2.StateServiceDeleteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Watch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/wfstore.v1.StateService/Watch',
+            wfstore_dot_v1_dot_state__pb2.StateServiceWatchRequest.SerializeToString,
+            wfstore_dot_v1_dot_state__pb2.StateServiceWatchResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -101,6 +101,30 @@ class StateServiceStub:
     negative expected_version; ABORTED when expected_version does not match. Idempotent
     without expected_version.
     """
+    Watch: _grpc.UnaryStreamMultiCallable[_state_pb2.StateServiceWatchRequest, _state_pb2.StateServiceWatchResponse]
+    """Streams the changes (saves and deletes) to one workflow id, to the ids that start with a
+    prefix, or to every id, as they are committed through any daemon or embedded store on the
+    same backend. The first response is a bookmark (no events) holding the token of where the
+    watch starts; then each response holds one or more events, in commit order for any one id
+    (so in version order), or is a bookmark: sent when no event arrived for a second but the
+    watch moved on (changes to other ids), and every 15 seconds as a keep-alive.
+
+    Every event and bookmark carries an opaque resume_token. A Watch with resume_token set,
+    on this daemon or any other on the same backend, streams exactly the matching changes
+    committed after that point: none missed, none twice. How long a token stays usable:
+    PostgreSQL keeps changes for at least one hour; the file backend keeps the last 3 to 4 MiB
+    of changes in each of its 64 lock stripes (some 10,000 changes per stripe with short ids).
+    An older token, or one from a store made again, fails with OUT_OF_RANGE: list what is
+    stored and watch again without a token.
+
+    The stream ends with UNAVAILABLE when the daemon shuts down, or when this watcher reads
+    more slowly than changes arrive and falls more than 4096 changes behind (so that it costs
+    no memory); resume from the last token received. Changes written behind the store's back
+    (another program rewriting a state file) are not seen.
+    Errors: INVALID_ARGUMENT for a bad prefix, workflow id or token, or both prefix and
+    workflow_id; OUT_OF_RANGE for a token too old; RESOURCE_EXHAUSTED when the daemon already
+    serves its limit of watchers (wfstored --max-watchers).
+    """
 
 @_typing.type_check_only
 class StateServiceAsyncStub(StateServiceStub):
@@ -153,6 +177,30 @@ class StateServiceAsyncStub(StateServiceStub):
     is ABORTED too (current_version unset). Errors: INVALID_ARGUMENT for a bad workflow id or a
     negative expected_version; ABORTED when expected_version does not match. Idempotent
     without expected_version.
+    """
+    Watch: _aio.UnaryStreamMultiCallable[_state_pb2.StateServiceWatchRequest, _state_pb2.StateServiceWatchResponse]  # type: ignore[assignment]
+    """Streams the changes (saves and deletes) to one workflow id, to the ids that start with a
+    prefix, or to every id, as they are committed through any daemon or embedded store on the
+    same backend. The first response is a bookmark (no events) holding the token of where the
+    watch starts; then each response holds one or more events, in commit order for any one id
+    (so in version order), or is a bookmark: sent when no event arrived for a second but the
+    watch moved on (changes to other ids), and every 15 seconds as a keep-alive.
+
+    Every event and bookmark carries an opaque resume_token. A Watch with resume_token set,
+    on this daemon or any other on the same backend, streams exactly the matching changes
+    committed after that point: none missed, none twice. How long a token stays usable:
+    PostgreSQL keeps changes for at least one hour; the file backend keeps the last 3 to 4 MiB
+    of changes in each of its 64 lock stripes (some 10,000 changes per stripe with short ids).
+    An older token, or one from a store made again, fails with OUT_OF_RANGE: list what is
+    stored and watch again without a token.
+
+    The stream ends with UNAVAILABLE when the daemon shuts down, or when this watcher reads
+    more slowly than changes arrive and falls more than 4096 changes behind (so that it costs
+    no memory); resume from the last token received. Changes written behind the store's back
+    (another program rewriting a state file) are not seen.
+    Errors: INVALID_ARGUMENT for a bad prefix, workflow id or token, or both prefix and
+    workflow_id; OUT_OF_RANGE for a token too old; RESOURCE_EXHAUSTED when the daemon already
+    serves its limit of watchers (wfstored --max-watchers).
     """
 
 class StateServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -227,6 +275,36 @@ class StateServiceServicer(metaclass=_abc_1.ABCMeta):
         is ABORTED too (current_version unset). Errors: INVALID_ARGUMENT for a bad workflow id or a
         negative expected_version; ABORTED when expected_version does not match. Idempotent
         without expected_version.
+        """
+
+    @_abc_1.abstractmethod
+    def Watch(
+        self,
+        request: _state_pb2.StateServiceWatchRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_state_pb2.StateServiceWatchResponse], _abc.AsyncIterator[_state_pb2.StateServiceWatchResponse]]:
+        """Streams the changes (saves and deletes) to one workflow id, to the ids that start with a
+        prefix, or to every id, as they are committed through any daemon or embedded store on the
+        same backend. The first response is a bookmark (no events) holding the token of where the
+        watch starts; then each response holds one or more events, in commit order for any one id
+        (so in version order), or is a bookmark: sent when no event arrived for a second but the
+        watch moved on (changes to other ids), and every 15 seconds as a keep-alive.
+
+        Every event and bookmark carries an opaque resume_token. A Watch with resume_token set,
+        on this daemon or any other on the same backend, streams exactly the matching changes
+        committed after that point: none missed, none twice. How long a token stays usable:
+        PostgreSQL keeps changes for at least one hour; the file backend keeps the last 3 to 4 MiB
+        of changes in each of its 64 lock stripes (some 10,000 changes per stripe with short ids).
+        An older token, or one from a store made again, fails with OUT_OF_RANGE: list what is
+        stored and watch again without a token.
+
+        The stream ends with UNAVAILABLE when the daemon shuts down, or when this watcher reads
+        more slowly than changes arrive and falls more than 4096 changes behind (so that it costs
+        no memory); resume from the last token received. Changes written behind the store's back
+        (another program rewriting a state file) are not seen.
+        Errors: INVALID_ARGUMENT for a bad prefix, workflow id or token, or both prefix and
+        workflow_id; OUT_OF_RANGE for a token too old; RESOURCE_EXHAUSTED when the daemon already
+        serves its limit of watchers (wfstored --max-watchers).
         """
 
 def add_StateServiceServicer_to_server(servicer: StateServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

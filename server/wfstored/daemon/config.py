@@ -13,6 +13,7 @@ from typing import NoReturn
 from wfstore.transport import is_loopback_host
 
 from wfstored.rpc.server import DEFAULT_SOCKET_MODE, DEFAULT_WORKERS
+from wfstored.rpc.servicers import DEFAULT_MAX_WATCHERS
 from wfstored.storage.factory import (
     ServerOptions,
     StoreURL,
@@ -53,6 +54,7 @@ class Config:
     grace_seconds: float
     max_message_bytes: int
     workers: int
+    max_watchers: int
     log_level: str
     tls_cert: Path | None = None
     """The server's certificate chain (PEM); TCP listeners use TLS when it is set."""
@@ -157,6 +159,12 @@ def _parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         "--workers",
         default=environ.get("WFSTORE_WORKERS", str(DEFAULT_WORKERS)),
         help="threads serving calls (WFSTORE_WORKERS, default 16)",
+    )
+    parser.add_argument(
+        "--max-watchers",
+        default=environ.get("WFSTORE_MAX_WATCHERS", str(DEFAULT_MAX_WATCHERS)),
+        help="Watch streams served at once, each on a thread of its own; more get "
+        f"RESOURCE_EXHAUSTED (WFSTORE_MAX_WATCHERS, default {DEFAULT_MAX_WATCHERS})",
     )
     parser.add_argument(
         "--log-level",
@@ -323,6 +331,7 @@ def parse_config(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -
         grace_seconds=_float("--grace-seconds", args.grace_seconds, 0.0),
         max_message_bytes=_int("--max-message-bytes", args.max_message_bytes, 1024),
         workers=_int("--workers", args.workers, 1),
+        max_watchers=_int("--max-watchers", args.max_watchers, 1),
         log_level=_log_level(args.log_level),
         tls_cert=_path(args.tls_cert),
         tls_key=_path(args.tls_key),

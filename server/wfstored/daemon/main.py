@@ -45,6 +45,7 @@ def _rpc_options(config: Config, protection: Protection) -> RpcOptions:
     return RpcOptions(
         listen=config.listen,
         workers=config.workers,
+        max_watchers=config.max_watchers,
         max_message_bytes=config.max_message_bytes,
         socket_mode=config.socket_mode,
         protection=protection,

@@ -39,6 +39,11 @@ class Drain:
                 self._in_flight -= 1
                 self._lock.notify_all()
 
+    @property
+    def closing(self) -> bool:
+        """Whether draining has begun: long-lived streams end when they see it."""
+        return self._closed
+
     def close(self, timeout: float) -> bool:
         """Turn new calls away and wait up to ``timeout`` s for in-flight ones; True if idle."""
         deadline = time.monotonic() + timeout

@@ -61,7 +61,12 @@ def _handlers(service: ServiceDescriptor, servicer: object) -> _Handlers:
     for method in service.methods:
         request_type = GetMessageClass(method.input_type)
         reply_type = GetMessageClass(method.output_type)
-        handlers[method.name] = grpc.unary_unary_rpc_method_handler(
+        make = (
+            grpc.unary_stream_rpc_method_handler
+            if method.server_streaming
+            else grpc.unary_unary_rpc_method_handler
+        )
+        handlers[method.name] = make(
             getattr(servicer, method.name),
             request_deserializer=_lenient(f"{service.full_name}/{method.name}", request_type),
             response_serializer=reply_type.SerializeToString,

@@ -24,7 +24,7 @@ from wfstored.rpc.auth import TokenAuthenticator
 from wfstored.rpc.drain import Drain
 from wfstored.rpc.listeners import ListenError, bind
 from wfstored.rpc.registration import SERVICES, add_services
-from wfstored.rpc.servicers import HistoryServicer, StateServicer
+from wfstored.rpc.servicers import DEFAULT_MAX_WATCHERS, HistoryServicer, StateServicer
 from wfstored.rpc.store_health import StoreHealthWatcher
 
 __all__ = [
@@ -69,6 +69,8 @@ class RpcOptions:
     """``host:port`` (port 0: any free port) or ``unix:///path`` addresses, checked already."""
     workers: int = DEFAULT_WORKERS
     """Threads serving calls."""
+    max_watchers: int = DEFAULT_MAX_WATCHERS
+    """Watch streams served at once; each has a thread of its own, beside ``workers``."""
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     """Largest request or reply; larger ones get RESOURCE_EXHAUSTED."""
     socket_mode: int = DEFAULT_SOCKET_MODE
@@ -117,7 +119,9 @@ def start_server(options: RpcOptions, state: StateStore, history: HistoryStore) 
     if protection.tokens:
         interceptors.append(TokenAuthenticator(protection.tokens, exempt=UNAUTHENTICATED_METHODS))
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="wfstored"),
+        futures.ThreadPoolExecutor(
+            max_workers=options.workers + options.max_watchers, thread_name_prefix="wfstored"
+        ),
         interceptors=interceptors,
         options=[
             ("grpc.so_reuseport", 0),  # a port in use must be an error, not a shared port
@@ -126,7 +130,8 @@ def start_server(options: RpcOptions, state: StateStore, history: HistoryStore) 
         ],
     )
     drain = Drain()
-    add_services(server, StateServicer(state, drain), HistoryServicer(history, drain))
+    state_servicer = StateServicer(state, drain, max_watchers=options.max_watchers)
+    add_services(server, state_servicer, HistoryServicer(history, drain))
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
-from typing import Any, TypeVar
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, Final, TypeVar
 
 import grpc
 from wfstore import wire
 from wfstore.deadlines import deadline_after
-from wfstore.errors import ConflictError, InvalidArgumentError, StoreError
+from wfstore.errors import ConflictError, InvalidArgumentError, StoreError, UnavailableError
 from wfstore.ports import HistoryStore, StateStore
 from wfstore.status import conflict_details, status_for_error
 from wfstore.v1 import history_pb2, history_pb2_grpc, state_pb2, state_pb2_grpc
@@ -24,9 +26,16 @@ from wfstore.v1 import history_pb2, history_pb2_grpc, state_pb2, state_pb2_grpc
 from wfstored.rpc.drain import Drain
 from wfstored.rpc.registration import UndecodableRequest
 
-__all__ = ["HistoryServicer", "StateServicer"]
+__all__ = ["BOOKMARK_SECONDS", "DEFAULT_MAX_WATCHERS", "HistoryServicer", "StateServicer"]
 
 _log = logging.getLogger("wfstored.rpc")
+
+DEFAULT_MAX_WATCHERS: Final = 256
+"""How many Watch streams a daemon serves at once unless told otherwise."""
+BOOKMARK_SECONDS: Final = 1.0
+"""A watch that moved on without a matching event sends its new token this often."""
+_KEEPALIVE_SECONDS: Final = 15.0
+_POLL_SECONDS: Final = 0.5
 HandlerT = TypeVar("HandlerT", bound=Callable[..., Any])
 
 
@@ -85,10 +94,14 @@ _history = _translate_errors("wfstore.v1.HistoryService")
 class StateServicer(state_pb2_grpc.StateServiceServicer, _Servicer):
     """Serves ``wfstore.v1.StateService`` from any :class:`~wfstore.StateStore`."""
 
-    def __init__(self, store: StateStore, drain: Drain) -> None:
-        """Serve ``store``, admitting calls through ``drain``."""
+    def __init__(
+        self, store: StateStore, drain: Drain, *, max_watchers: int = DEFAULT_MAX_WATCHERS
+    ) -> None:
+        """Serve ``store``, admitting calls through ``drain`` and up to ``max_watchers`` watches."""
         self._store = store
         self.drain = drain
+        self._max_watchers = max_watchers
+        self._watch_slots = threading.BoundedSemaphore(max_watchers)
 
     @_state
     def Save(  # noqa: N802 (gRPC method name)
@@ -135,6 +148,69 @@ class StateServicer(state_pb2_grpc.StateServiceServicer, _Servicer):
         expected = request.expected_version if request.HasField("expected_version") else None
         self._store.delete(request.workflow_id, expected_version=expected)
         return state_pb2.StateServiceDeleteResponse()
+
+    def Watch(  # noqa: N802 (gRPC method name)
+        self, request: object, context: grpc.ServicerContext
+    ) -> Iterator[state_pb2.StateServiceWatchResponse]:
+        """Stream changes: a bookmark first, then events and bookmarks until the call ends."""
+        name = "wfstore.v1.StateService/Watch"
+        if self.drain.closing:
+            context.abort(grpc.StatusCode.UNAVAILABLE, "wfstored is shutting down")
+        if not self._watch_slots.acquire(blocking=False):
+            _log.warning("%s: refused, %d watchers already", name, self._max_watchers)
+            context.abort(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"this wfstored already serves {self._max_watchers} watchers (--max-watchers)",
+            )
+        try:
+            yield from self._watch(_decoded(request), context)
+        except StoreError as exc:
+            code = status_for_error(exc)
+            _log.info("%s ended: %s: %s", name, code.name, exc.message)
+            context.abort(code, exc.message)
+        except Exception:  # noqa: BLE001 (anything else is INTERNAL, with its traceback logged)
+            _log.exception("%s failed: INTERNAL", name)
+            context.abort(grpc.StatusCode.INTERNAL, "internal error; see the wfstored log")
+        finally:
+            self._watch_slots.release()
+
+    def _watch(
+        self, request: object, context: grpc.ServicerContext
+    ) -> Iterator[state_pb2.StateServiceWatchResponse]:
+        assert isinstance(request, state_pb2.StateServiceWatchRequest)  # noqa: S101
+        watch = self._store.watch(
+            request.prefix,
+            workflow_id=request.workflow_id or None,
+            resume_token=request.resume_token or None,
+            include_state=not request.ids_only,
+        )
+        with watch:
+            sent = watch.resume_token
+            yield state_pb2.StateServiceWatchResponse(resume_token=sent)
+            last = time.monotonic()
+            while context.is_active():
+                if self.drain.closing:
+                    raise UnavailableError("wfstored is shutting down; resume from the last token")
+                events = watch.poll(_POLL_SECONDS)
+                now = time.monotonic()
+                if events:
+                    sent = events[-1].resume_token
+                    yield _events_reply(events, sent)
+                    last = now
+                    continue
+                token = watch.resume_token
+                if (token != sent and now - last >= BOOKMARK_SECONDS) or (
+                    now - last >= _KEEPALIVE_SECONDS
+                ):
+                    sent = token
+                    yield state_pb2.StateServiceWatchResponse(resume_token=token)
+                    last = now
+
+
+def _events_reply(events: list[Any], token: str) -> state_pb2.StateServiceWatchResponse:
+    return state_pb2.StateServiceWatchResponse(
+        events=[wire.event_to_proto(event) for event in events], resume_token=token
+    )
 
 
 class HistoryServicer(history_pb2_grpc.HistoryServiceServicer, _Servicer):

@@ -53,11 +53,14 @@ from wfstore.validation import (
 )
 
 from wfstored.storage.files.awf_codec import decode_state, encode_state
+from wfstored.storage.files.change_feed import POLL_SECONDS, FileChangeFeed
+from wfstored.storage.files.change_log import ChangeLog, Intent
 from wfstored.storage.files.file_lock import FileLock
 from wfstored.storage.files.versions import TAIL_BYTES, next_version, stamp, version_of
 from wfstored.storage.shared.os_errors import translate_os_errors
 from wfstored.storage.shared.private_files import FILE_MODE, fsync_dir, make_private_dirs, open_fd
 from wfstored.storage.shared.state_pages import page_of_ids, resume_after, state_page_size
+from wfstored.storage.shared.watch_hub import Watcher, WatchHub
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -103,6 +106,9 @@ class JSONStateStore:
         self._ready = False
         self._closed = False
         self._listing: tuple[tuple[int, int, int], tuple[str, ...]] | None = None
+        self._log = ChangeLog(self._dir)
+        self._epoch = b""
+        self._hub: WatchHub | None = None
 
     # --- The StateStore port -------------------------------------------------------------------
 
@@ -126,7 +132,10 @@ class JSONStateStore:
                 if expected_version is not None and expected_version != (current or 0):
                     raise ConflictError.for_versions(workflow_id, expected_version, current)
                 version = next_version(current)
-                self._replace(self._path(workflow_id), stamp(document, version), index)
+                self._log.begin(index, Intent("saved", version, workflow_id), self._version)
+                with self._settled_on_error(index):
+                    self._replace(self._path(workflow_id), stamp(document, version), index)
+                self._log.end(index, done=True)
         return version
 
     def load(self, workflow_id: str) -> ExecutionContext | None:
@@ -165,17 +174,24 @@ class JSONStateStore:
         check_expected_version(expected_version)
         with translate_os_errors(f"deleting the state of {workflow_id!r} from {self._dir}"):
             self._ensure_dir()
-            with self._locked(stripe_of(workflow_id)), _no_directory(workflow_id, "deleted"):
-                if expected_version is not None:
-                    current = self._version(workflow_id)
-                    if current != expected_version:
-                        raise ConflictError.for_versions(workflow_id, expected_version, current)
+            index = stripe_of(workflow_id)
+            with self._locked(index), _no_directory(workflow_id, "deleted"):
+                current = self._version(workflow_id)
+                if expected_version is not None and current != expected_version:
+                    raise ConflictError.for_versions(workflow_id, expected_version, current)
+                if current is not None:
+                    self._log.begin(
+                        index, Intent("deleted", current + 1, workflow_id), self._version
+                    )
                 try:
-                    self._path(workflow_id).unlink()
+                    with self._settled_on_error(index):
+                        self._path(workflow_id).unlink()
                 except FileNotFoundError:
                     self._require_dir()
                     return
                 self._sync_dir()
+                if current is not None:
+                    self._log.end(index, done=True)
 
     def list(self) -> list[str]:
         """Return every workflow id that has a stored state, in ascending byte order."""
@@ -218,14 +234,61 @@ class JSONStateStore:
         start = bisect.bisect_right(ids, after) if after is not None else 0
         return page_of_ids(ids[start : start + size], more=start + size < len(ids))
 
+    def watch(
+        self,
+        prefix: str = "",
+        *,
+        workflow_id: str | None = None,
+        resume_token: str | None = None,
+        include_state: bool = True,
+    ) -> Watcher:
+        """Watch the saves and deletes of ids starting with ``prefix`` (or of one id).
+
+        Changes made through any store on this directory, in any process, are seen: this
+        process's at once, others' within POLL_SECONDS. See :class:`wfstore.StateStore`.
+        """
+        self._check_open()
+        return self._watch_hub().watch(
+            prefix,
+            workflow_id=workflow_id,
+            resume_token=resume_token,
+            include_state=include_state,
+        )
+
+    def _watch_hub(self) -> WatchHub:
+        with translate_os_errors(f"reading the change log in {self._dir}"):
+            self._ensure_dir()
+        with self._guard:
+            if self._hub is None:
+                feed = FileChangeFeed(
+                    self._log, self._epoch, STRIPES, get=self.get, settle=self._settle
+                )
+                self._hub = WatchHub(
+                    feed, poll_interval=POLL_SECONDS, name=f"state directory {self._dir}"
+                )
+            return self._hub
+
+    def _settle(self, index: int) -> None:
+        """Give the outcome to an intent whose writer died (a reader found it waiting)."""
+        with self._locked(index):
+            self._log.settle(index, self._version)
+
     def close(self) -> None:
         """Stop using the directory; idempotent. Every later call raises StoreClosedError."""
         self._closed = True
+        with self._guard:
+            hub, self._hub = self._hub, None
+        if hub is not None:
+            hub.close()
         with self._stripes_guard:
             stripes = list(self._stripes.values())
         for stripe in stripes:
             with stripe.threads:  # never close a descriptor a writer holds locked
                 stripe.processes.close()
+        with contextlib.ExitStack() as held:
+            for stripe in stripes:
+                held.enter_context(stripe.threads)
+            self._log.close()
 
     # --- Files ---------------------------------------------------------------------------------
 
@@ -248,6 +311,16 @@ class JSONStateStore:
                 temp.unlink()
             raise
         self._sync_dir()
+
+    @contextlib.contextmanager
+    def _settled_on_error(self, index: int) -> Iterator[None]:
+        """If the change fails, record at once whether it took effect (the file tells)."""
+        try:
+            yield
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self._log.settle(index, self._version)
+            raise
 
     def _version(self, workflow_id: str) -> int | None:
         """Return the stored version of ``workflow_id``, None if nothing (readable) is stored.
@@ -307,6 +380,7 @@ class JSONStateStore:
             if not self._ready:
                 make_private_dirs(self._dir)
                 make_private_dirs(self._lock_dir)
+                self._epoch = self._log.prepare()
                 self._sweep()
                 self._ready = True
 

@@ -76,6 +76,7 @@ class PostgresDatabase:
         """
         self.name = redact(url)
         """The URL without its password, as messages show it."""
+        self._url = url
         self._closed = False
         self._returned: weakref.WeakKeyDictionary[psycopg.Connection, float] = (
             weakref.WeakKeyDictionary()
@@ -126,6 +127,14 @@ class PostgresDatabase:
             return list(conn.execute(sql, params).fetchall())
 
         return self._attempts(action, run)
+
+    def connect(self, action: str) -> psycopg.Connection:
+        """Open a connection of its own (autocommit), outside the pool: for LISTEN."""
+        self.check_open()
+        try:
+            return psycopg.connect(self._url, autocommit=True, connect_timeout=2)
+        except psycopg.Error as exc:
+            raise translate_postgres_error(exc, self.name, action) from None
 
     def _attempts(self, action: str, run: Callable[[psycopg.Connection], _T]) -> _T:
         for attempt in range(1, _ATTEMPTS + 1):

@@ -18,12 +18,24 @@ from wfstore.errors import DataCorruptedError
 from wfstored.storage.postgres.database import PostgresDatabase
 from wfstored.storage.shared.history_schema import ColumnKind, create_statements
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "STATE_TABLE", "migrate", "open_migrated"]
+__all__ = [
+    "CHANGES_TABLE",
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "STATE_TABLE",
+    "WATCH_TABLE",
+    "migrate",
+    "open_migrated",
+]
 
 _TYPES: dict[ColumnKind, str] = {"text": 'TEXT COLLATE "C"', "int32": "INTEGER", "int64": "BIGINT"}
 
 STATE_TABLE = "workflow_states"
 """The table of execution states: one row per workflow id, the awf document as jsonb."""
+CHANGES_TABLE = "wfstore_state_changes"
+"""The change log Watch reads: one row per save or delete, written by a trigger."""
+WATCH_TABLE = "wfstore_watch"
+"""One row: the change log's epoch (tokens name it) and how far it has been compacted."""
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 1: execution history, the table and indexes every history backend shares.
@@ -50,6 +62,42 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
         f"ALTER TABLE {STATE_TABLE} ADD COLUMN IF NOT EXISTS version BIGINT NOT NULL DEFAULT 1",
         f"ALTER TABLE {STATE_TABLE} ALTER COLUMN document DROP NOT NULL",
+    ),
+    # 4: the change log. A trigger writes it, in the writer's own transaction and after the
+    # row (so the writer already has its transaction id when it draws a sequence number):
+    # every writer, old or new, daemon or embedded or psql, is logged.
+    (
+        f"""CREATE TABLE IF NOT EXISTS {CHANGES_TABLE} (
+    seq BIGSERIAL PRIMARY KEY,
+    workflow_id TEXT COLLATE "C" NOT NULL,
+    kind TEXT NOT NULL,
+    version BIGINT NOT NULL,
+    changed_at TIMESTAMPTZ NOT NULL DEFAULT now()
+)""",
+        f"CREATE INDEX IF NOT EXISTS {CHANGES_TABLE}_by_time ON {CHANGES_TABLE} (changed_at)",
+        f"""CREATE TABLE IF NOT EXISTS {WATCH_TABLE} (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    epoch BYTEA NOT NULL,
+    compacted_through BIGINT NOT NULL DEFAULT 0
+)""",
+        (
+            f"INSERT INTO {WATCH_TABLE} (id, epoch) VALUES"  # noqa: S608 (constants)
+            " (1, substring(uuid_send(gen_random_uuid()) FROM 1 FOR 8)) ON CONFLICT DO NOTHING"
+        ),
+        f"""CREATE OR REPLACE FUNCTION wfstore_log_state_change() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO {CHANGES_TABLE} (workflow_id, kind, version) VALUES (
+        NEW.workflow_id,
+        CASE WHEN NEW.document IS NULL THEN 'deleted' ELSE 'saved' END,
+        NEW.version);
+    RETURN NULL;
+END $$""",  # noqa: S608 (constants)
+        f"DROP TRIGGER IF EXISTS wfstore_state_changes ON {STATE_TABLE}",
+        (
+            f"CREATE TRIGGER wfstore_state_changes AFTER INSERT OR UPDATE ON {STATE_TABLE}"
+            " FOR EACH ROW EXECUTE FUNCTION wfstore_log_state_change()"
+        ),
     ),
 )
 """The statements of each schema version, in order; version N is ``MIGRATIONS[N - 1]``."""

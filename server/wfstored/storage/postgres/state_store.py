@@ -9,6 +9,7 @@ the same page tokens as the file backend (:mod:`wfstored.storage.shared.state_pa
 
 from __future__ import annotations
 
+import threading
 from typing import Final
 
 import psycopg
@@ -22,12 +23,14 @@ from wfstore.validation import (
 )
 
 from wfstored.storage.files.awf_codec import decode_state, encode_state
+from wfstored.storage.postgres.change_feed import POLL_SECONDS, Notifier, PostgresChangeFeed
 from wfstored.storage.postgres.database import DEFAULT_POOL_SIZE
 from wfstored.storage.postgres.nul_escape import escape_json, escape_text, unescape_json
 from wfstored.storage.postgres.schema import STATE_TABLE, open_migrated
 from wfstored.storage.shared.closing import ClosingStore
 from wfstored.storage.shared.state_pages import page_of_ids, resume_after, state_page_size
 from wfstored.storage.shared.time_text import format_time
+from wfstored.storage.shared.watch_hub import Watcher, WatchHub
 
 __all__ = ["PostgresStateStore"]
 
@@ -88,6 +91,9 @@ class PostgresStateStore(ClosingStore):
     ) -> None:
         """Connect (waiting up to ``connect_timeout`` s) and bring the schema up to date."""
         self._db = open_migrated(url, pool_size, connect_timeout)
+        self._notifier = Notifier(self._db)
+        self._hub: WatchHub | None = None
+        self._hub_guard = threading.Lock()
 
     def save(self, state: ExecutionContext, *, expected_version: int | None = None) -> int:
         """Store ``state`` durably under its workflow id; return its new version.
@@ -123,7 +129,9 @@ class PostgresStateStore(ClosingStore):
                 )
             return int(row[0])
 
-        return self._db.transaction(f"saving the state of {workflow_id!r}", write)
+        version = self._db.transaction(f"saving the state of {workflow_id!r}", write)
+        self._notifier.poke()
+        return version
 
     def load(self, workflow_id: str) -> ExecutionContext | None:
         """Return the state stored under ``workflow_id``, or None if there is none.
@@ -170,6 +178,7 @@ class PostgresStateStore(ClosingStore):
                 )
 
         self._db.transaction(f"deleting the state of {workflow_id!r}", remove)
+        self._notifier.poke()
 
     def list(self) -> list[str]:
         """Return every workflow id that has a stored state, in ascending code-point order."""
@@ -193,13 +202,50 @@ class PostgresStateStore(ClosingStore):
         ids = [str(row[0]) for row in rows]
         return page_of_ids(ids[:size], more=len(ids) > size)
 
+    def watch(
+        self,
+        prefix: str = "",
+        *,
+        workflow_id: str | None = None,
+        resume_token: str | None = None,
+        include_state: bool = True,
+    ) -> Watcher:
+        """Watch the saves and deletes of ids starting with ``prefix`` (or of one id).
+
+        Changes made through any store or daemon on this database are seen (see
+        :mod:`wfstored.storage.postgres.change_feed`). See :class:`wfstore.StateStore`.
+        """
+        self._db.check_open()
+        with self._hub_guard:
+            if self._hub is None:
+                feed = PostgresChangeFeed(self._db, _decode)
+                self._hub = WatchHub(
+                    feed, poll_interval=POLL_SECONDS, name=f"database {self._db.name}"
+                )
+            hub = self._hub
+        return hub.watch(
+            prefix,
+            workflow_id=workflow_id,
+            resume_token=resume_token,
+            include_state=include_state,
+        )
+
     def ping(self) -> None:
         """Return if the database answers now; raise UnavailableError if it does not."""
         self._db.ping()
 
     def close(self) -> None:
         """Close the pool; idempotent. Later calls raise :class:`StoreClosedError`."""
+        with self._hub_guard:
+            hub, self._hub = self._hub, None
+        if hub is not None:
+            hub.close()
+        self._notifier.close()
         self._db.close()
+
+
+def _decode(document: str, workflow_id: str) -> ExecutionContext:
+    return decode_state(unescape_json(document), workflow_id)
 
 
 def _current(conn: psycopg.Connection, workflow_id: str) -> int | None:
