@@ -85,10 +85,11 @@ class AsyncStateStore(Handle):
         watch = await self.watch(workflow_id=workflow_id)
         return await async_wait_for(self.get, watch, workflow_id, predicate, timeout)
 
-    async def aclose_watches(self) -> None:
-        """Close every watch opened through this handle."""
+    def close(self) -> None:
+        """End this handle and its watches; the daemon and other handles are unaffected."""
+        super().close()
         for watch in list(self._watches):
-            await watch.close()
+            watch.abort()
 
     async def save(self, state: ExecutionContext, *, expected_version: int | None = None) -> int:
         """Store ``state`` durably under its workflow id; return its new version.
@@ -268,7 +269,6 @@ class Client:
     async def close(self) -> None:
         """Close both handles, their watches and the channel. Idempotent."""
         self.state.close()
-        await self.state.aclose_watches()
         self.history.close()
         await self._channel.close(None)
 

@@ -294,15 +294,22 @@ class AsyncRemoteWatch:
 
     async def close(self) -> None:
         """Stop watching and cancel the stream; idempotent."""
+        task = self.abort()
+        if task is not None and task is not asyncio.current_task():
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    def abort(self) -> asyncio.Task[None] | None:
+        """Stop watching without waiting (for a client closing); return the pump to await."""
         self._closed.set()
         if self._call is not None:
             self._call.cancel()
-        if self._task is not None and self._task is not asyncio.current_task():
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+        task = self._task
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
         with contextlib.suppress(asyncio.QueueFull):
             self._queue.put_nowait(None)
+        return task
 
     async def __aenter__(self) -> Self:
         """Return the watch itself."""

@@ -19,6 +19,10 @@ SERVICES = (
 )
 METHODS = tuple(f"/{s.full_name}/{m.name}" for s in SERVICES for m in s.methods)
 """Every method of both services, as gRPC paths."""
+STREAMING = frozenset(
+    f"/{s.full_name}/{m.name}" for s in SERVICES for m in s.methods if m.server_streaming
+)
+"""The server-streaming methods: their first reply (or failure) is the answer."""
 
 
 @dataclass(frozen=True)
@@ -38,9 +42,19 @@ def identity(data: bytes) -> bytes:
 def call(channel: grpc.Channel, method: str, request: bytes | Message) -> Answer:
     """Send ``request`` (raw bytes, or a message to serialize) to ``method``."""
     data = request if isinstance(request, bytes) else request.SerializeToString()
-    stub = channel.unary_unary(method, request_serializer=identity, response_deserializer=identity)
     try:
-        reply = stub(data, timeout=30)
+        if method in STREAMING:
+            stream = channel.unary_stream(
+                method, request_serializer=identity, response_deserializer=identity
+            )
+            replies = stream(data, timeout=30)
+            reply = next(replies)
+            replies.cancel()
+        else:
+            stub = channel.unary_unary(
+                method, request_serializer=identity, response_deserializer=identity
+            )
+            reply = stub(data, timeout=30)
     except grpc.RpcError as exc:
         failed: grpc.Call = exc  # type: ignore[assignment]  # every RpcError of a call is one
         return Answer(failed.code(), failed.details() or "")
@@ -56,16 +70,22 @@ def big_channel(target: str) -> grpc.Channel:
 
 _DATA_FILES = re.compile(r"history\.db(-wal|-shm|-journal)?")
 _LOCK_FILE = re.compile(r"[0-9]{1,2}\.lock")
+_CHANGE_LOG_FILE = re.compile(r"epoch|[0-9]{1,2}-[0-9a-f]{16}\.log")
 
 
 def unexpected_files(data_dir: Path) -> list[str]:
     """Return every path under ``data_dir``, and beside it, that the daemon had no business making.
 
-    Expected: ``history.db`` (and its WAL files), ``state/<valid id>.json``, and the stripes'
-    lock files in ``state/.wfstore-locks/``; nothing beside ``data_dir`` in its parent.
+    Expected: ``history.db`` (and its WAL files), ``state/<valid id>.json``, the stripes'
+    lock files in ``state/.wfstore-locks/`` and the change log in ``state/.wfstore-changes/``;
+    nothing beside ``data_dir`` in its parent.
     """
     found = [p.name for p in data_dir.parent.iterdir() if p != data_dir]
-    known_dirs = {data_dir / "state", data_dir / "state" / ".wfstore-locks"}
+    known_dirs = {
+        data_dir / "state",
+        data_dir / "state" / ".wfstore-locks",
+        data_dir / "state" / ".wfstore-changes",
+    }
     for root, dirs, files in os.walk(data_dir):
         here = Path(root)
         found.extend(str(here / name) for name in dirs if here / name not in known_dirs)
@@ -76,6 +96,8 @@ def unexpected_files(data_dir: Path) -> list[str]:
 def _expected_file(data_dir: Path, here: Path, name: str) -> bool:
     if here == data_dir:
         return _DATA_FILES.fullmatch(name) is not None
+    if here == data_dir / "state" / ".wfstore-changes":
+        return _CHANGE_LOG_FILE.fullmatch(name) is not None
     if here == data_dir / "state" / ".wfstore-locks":
         return _LOCK_FILE.fullmatch(name) is not None and int(name.removesuffix(".lock")) < 64
     if here != data_dir / "state" or not name.endswith(".json"):

@@ -92,12 +92,16 @@ ALLOWED = {method: {Code.OK, Code.INVALID_ARGUMENT} for method in METHODS}
 ALLOWED["/wfstore.v1.StateService/Load"].add(Code.NOT_FOUND)
 ALLOWED["/wfstore.v1.HistoryService/Record"].add(Code.ALREADY_EXISTS)
 ALLOWED["/wfstore.v1.HistoryService/RecordBatch"].add(Code.ALREADY_EXISTS)
+ALLOWED["/wfstore.v1.StateService/Watch"].add(Code.OUT_OF_RANGE)  # a token of another log
 
 VALID_REQUESTS = {
     "/wfstore.v1.StateService/Save": ops.SAVE.build(full_context("mutated")),
     "/wfstore.v1.StateService/Load": ops.LOAD.build("mutated"),
     "/wfstore.v1.StateService/List": ops.LIST_STATES.build(5, ""),
     "/wfstore.v1.StateService/Delete": ops.DELETE.build("mutated"),
+    "/wfstore.v1.StateService/Watch": state_pb2.StateServiceWatchRequest(
+        prefix="mutated", ids_only=True
+    ),
     "/wfstore.v1.HistoryService/Record": ops.RECORD.build(record("r-1")),
     "/wfstore.v1.HistoryService/RecordBatch": ops.RECORD_BATCH.build(
         [record("r-2"), record("r-3", status="failed")]
@@ -112,7 +116,7 @@ VALID_REQUESTS = {
 
 def test_every_method_has_a_valid_request_to_mutate() -> None:
     assert set(VALID_REQUESTS) == set(METHODS)
-    assert len(METHODS) == 9
+    assert len(METHODS) == 10
     assert set(BAD_UTF8) == set(METHODS) - {"/wfstore.v1.HistoryService/Cleanup"}
 
 

@@ -66,6 +66,20 @@ class StateTarget:
             )
         return True
 
+    def expire_changes(self) -> None:
+        """Drop every change logged so far, as retention does, so older tokens expire."""
+        if self.state_dir is not None:
+            for segment in (self.state_dir / ".wfstore-changes").glob("*.log"):
+                segment.unlink()
+            return
+        assert self.database_url is not None
+        with psycopg.connect(self.database_url) as conn:
+            conn.execute(
+                "UPDATE wfstore_watch SET compacted_through ="
+                " (SELECT max(seq) FROM wfstore_state_changes)"
+            )
+            conn.execute("DELETE FROM wfstore_state_changes")
+
     def plant_strangers(self) -> None:
         """Put things beside the states that are not states (files; rows of another table)."""
         if self.state_dir is not None:

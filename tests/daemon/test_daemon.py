@@ -81,7 +81,13 @@ def test_reflection_lists_and_describes_both_services(daemon: Daemon) -> None:
         assert {"wfstore.v1.StateService", "wfstore.v1.HistoryService"} <= services
         assert "grpc.health.v1.Health" in services
         described = database.FindFileContainingSymbol("wfstore.v1.StateService")
-        assert [m.name for m in described.service[0].method] == ["Save", "Load", "List", "Delete"]
+        assert [m.name for m in described.service[0].method] == [
+            "Save",
+            "Load",
+            "List",
+            "Delete",
+            "Watch",
+        ]
 
 
 def test_files_and_socket_are_private(daemon: Daemon) -> None:

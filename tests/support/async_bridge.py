@@ -42,10 +42,48 @@ class Blocking:
         def call(*args: Any, **kwargs: Any) -> Any:
             result = method(*args, **kwargs)
             if isinstance(result, Awaitable):
-                return self._loop.run(_awaited(result))
+                result = self._loop.run(_awaited(result))
+            if hasattr(result, "__anext__"):
+                return BlockingWatch(result, self._loop)
             return result
 
         return call
+
+
+class BlockingWatch:
+    """An asyncio watch driven from blocking code: ``poll``, iteration and ``close``."""
+
+    def __init__(self, watch: Any, loop: LoopThread) -> None:
+        self._watch = watch
+        self._loop = loop
+
+    @property
+    def resume_token(self) -> str:
+        """The watch's token."""
+        return str(self._watch.resume_token)
+
+    def poll(self, timeout: float) -> Any:
+        """Poll the watch on its loop."""
+        return self._loop.run(self._watch.poll(timeout))
+
+    def __iter__(self) -> BlockingWatch:
+        return self
+
+    def __next__(self) -> Any:
+        try:
+            return self._loop.run(self._watch.__anext__())
+        except StopAsyncIteration:
+            raise StopIteration from None
+
+    def close(self) -> None:
+        """Close the watch on its loop."""
+        self._loop.run(self._watch.close())
+
+    def __enter__(self) -> BlockingWatch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 async def _awaited(awaitable: Awaitable[ResultT]) -> ResultT:

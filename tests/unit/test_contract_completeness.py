@@ -11,7 +11,13 @@ from wfstored.rpc import servicers
 
 # Client methods are named in the domain's words; each maps to exactly one RPC.
 CLIENT_METHOD_FOR_RPC = {
-    "StateService": {"Save": "save", "Load": "load", "List": "list_page", "Delete": "delete"},
+    "StateService": {
+        "Save": "save",
+        "Load": "load",
+        "List": "list_page",
+        "Delete": "delete",
+        "Watch": "watch",
+    },
     "HistoryService": {
         "Record": "record",
         "RecordBatch": "record_batch",
@@ -21,8 +27,8 @@ CLIENT_METHOD_FOR_RPC = {
     },
 }
 # Public client methods that are not one RPC of their own: they follow pages, read what another
-# RPC returns (get: Load's state and version), or end the handle.
-CLIENT_HELPERS = {"list", "get", "close"}
+# RPC returns (get: Load's state and version; wait_for: Load, then Watch), or end the handle.
+CLIENT_HELPERS = {"list", "get", "close", "wait_for"}
 SERVICES = [
     (state_pb2, "StateService", servicers.StateServicer, _remote.RemoteStateStore),
     (history_pb2, "HistoryService", servicers.HistoryServicer, _remote.RemoteHistoryStore),

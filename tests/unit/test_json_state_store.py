@@ -108,7 +108,14 @@ def test_save_writes_one_awf_file_atomically(store: JSONStateStore, directory: P
     lock_files = list(lock_dir.iterdir())
     assert [p.name for p in lock_files] == [f"{stripe_of('run-1')}.lock"]
     assert all(mode(p) == 0o600 for p in lock_files)
-    assert sorted(p.name for p in directory.iterdir()) == [LOCK_DIR_NAME, "run-1.json"]
+    assert sorted(p.name for p in directory.iterdir()) == [
+        ".wfstore-changes",
+        LOCK_DIR_NAME,
+        "run-1.json",
+    ]
+    change_log = directory / ".wfstore-changes"
+    assert mode(change_log) == 0o700
+    assert all(mode(p) == 0o600 for p in change_log.iterdir())
     assert store.load("run-1") == state
 
 
@@ -266,6 +273,7 @@ def test_a_directory_removed_in_use_is_unavailable_until_it_is_back(
     store.save(make_state("b"))
     assert store.list() == ["b"]
     assert (directory / LOCK_DIR_NAME).is_dir()
+    assert (directory / ".wfstore-changes").is_dir()
 
 
 # --- Path safety --------------------------------------------------------------------------------

@@ -36,7 +36,9 @@ def test_wfstore_exports() -> None:
         "Page",
         "ResourceExhaustedError",
         "RetryPolicy",
+        "StateEvent",
         "StateStore",
+        "StateWatch",
         "StepState",
         "StoreClosedError",
         "StoreError",
@@ -45,6 +47,8 @@ def test_wfstore_exports() -> None:
         "Turn",
         "UnauthenticatedError",
         "UnavailableError",
+        "WatchExpiredError",
+        "WatchLaggedError",
     ]
     for name in wfstore.__all__:
         assert getattr(wfstore, name) is not None
@@ -97,13 +101,14 @@ def test_errors_subclass_the_matching_builtins() -> None:
 KERNEL = {
     "deadlines": ["check_deadline", "deadline_after", "remaining_seconds"],
     "domain": ["ConversationState", "ExecutionContext", "ExecutionRecord", "ExecutionStatus",
-               "HistoryFilter", "HistoryStats", "JSONValue", "LoopContext", "Page", "StepState",
-               "StoredState", "Turn"],
+               "HistoryFilter", "HistoryStats", "JSONValue", "LoopContext", "Page", "StateEvent",
+               "StepState", "StoredState", "Turn"],
     "errors": ["AlreadyExistsError", "ConflictError", "DataCorruptedError", "DeadlineExceededError",
                "InvalidArgumentError", "ResourceExhaustedError", "StoreClosedError",
-               "StoreError", "UnauthenticatedError", "UnavailableError"],
+               "StoreError", "UnauthenticatedError", "UnavailableError", "WatchExpiredError",
+               "WatchLaggedError"],
     "ids": ["MAX_ID_BYTES", "check_record_id", "check_workflow_id", "utf8_bytes"],
-    "ports": ["HistoryStore", "StateStore"],
+    "ports": ["HistoryStore", "StateStore", "StateWatch"],
     "status": ["DETAILS_KEY", "conflict_details", "conflict_from_metadata", "error_for_status",
                "status_for_error"],
     "timestamps": ["NANOS_PER_MICRO", "NANOS_PER_SECOND", "Timestamp", "from_unix_nanos",
@@ -114,9 +119,10 @@ KERNEL = {
                    "check_context", "check_datetime", "check_duration", "check_expected_version",
                    "check_filter",
                    "check_json", "check_page_size", "check_record", "check_record_id",
-                   "check_records", "check_workflow_id", "filter_or_default", "normalize_json"],
+                   "check_records", "check_watch_selector", "check_workflow_id",
+                   "filter_or_default", "normalize_json"],
     "wire": ["context_from_proto", "context_to_proto", "duration_from_proto", "duration_to_proto",
-             "filter_from_proto", "filter_to_proto", "record_from_proto", "record_to_proto",
+             "event_from_proto", "event_to_proto", "filter_from_proto", "filter_to_proto", "record_from_proto", "record_to_proto",
              "stats_from_proto", "stats_to_proto"],
 }  # fmt: skip
 """The kernel the client and the daemon share: public modules, stable within the distribution."""

@@ -24,6 +24,8 @@ from wfstored.storage.files.change_log import (
     ChangeLog,
     Segment,
     decode_intent,
+    all_segments,
+    read_epoch,
     read_tail,
     segment_path,
     segments,
@@ -72,6 +74,9 @@ class FileChangeFeed:
     def check(self, cursor: Cursor) -> None:
         """Raise WatchExpiredError if a stripe's changes after ``cursor`` are gone."""
         with translate_os_errors(f"reading the change log in {self._dir}"):
+            found = all_segments(self._dir)
+            for stripe in range(self._stripes):
+                self._segments[stripe] = found.get(stripe, [])
             for stripe, position in enumerate(cursor):
                 self._segment_at(stripe, position)
 
@@ -227,6 +232,18 @@ class FileChangeFeed:
         return holder
 
     def _refresh(self, stripe: int) -> list[Segment]:
+        """List the stripe's segments again; WatchExpiredError if the log was made anew."""
+        try:
+            epoch = read_epoch(self._dir)
+        except FileNotFoundError:
+            return []
+        if epoch != self._epoch:
+            self._epoch = epoch
+            self._segments.clear()
+            raise WatchExpiredError(
+                f"the change log in {self._dir} was made again (the directory was removed): "
+                "list what is stored and watch anew"
+            )
         with contextlib.suppress(FileNotFoundError):
             found = segments(self._dir, stripe)
             self._segments[stripe] = found

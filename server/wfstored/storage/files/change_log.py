@@ -97,13 +97,22 @@ def read_epoch(log_dir: Path) -> bytes:
 
 def segments(log_dir: Path, stripe: int) -> list[Segment]:
     """Return the stripe's segments, oldest first."""
-    found = []
+    return all_segments(log_dir).get(stripe, [])
+
+
+def all_segments(log_dir: Path) -> dict[int, list[Segment]]:
+    """Return every stripe's segments, oldest first, from one scan of the directory."""
+    found: dict[int, list[Segment]] = {}
     with os.scandir(log_dir) as scan:
         for entry in scan:
             match = _SEGMENT_NAME.fullmatch(entry.name)
-            if match is not None and int(match.group(1)) == stripe:
-                found.append(Segment(stripe, int(match.group(2), 16), Path(entry.path)))
-    return sorted(found, key=lambda segment: segment.start)
+            if match is not None:
+                stripe = int(match.group(1))
+                segment = Segment(stripe, int(match.group(2), 16), Path(entry.path))
+                found.setdefault(stripe, []).append(segment)
+    for listed in found.values():
+        listed.sort(key=lambda segment: segment.start)
+    return found
 
 
 def segment_path(log_dir: Path, stripe: int, start: int) -> Path:
@@ -237,10 +246,21 @@ class ChangeLog:
             return segment, fd
 
     def _segment(self, stripe: int) -> tuple[Segment, int]:
-        """Return the stripe's newest segment, opened for appending (made if there is none)."""
+        """Return the stripe's newest segment, opened for appending (made if there is none).
+
+        A segment removed or replaced under an open descriptor (the state directory removed
+        and restored) is let go; a missing log directory is made again, with a new epoch.
+        """
         cached = self._open.get(stripe)
         if cached is not None and cached[2] == os.getpid():
-            return cached[0], cached[1]
+            if _same_file(cached[0].path, cached[1]):
+                return cached[0], cached[1]
+            os.close(cached[1])
+            del self._open[stripe]
+        if not self.directory.is_dir():
+            with contextlib.suppress(FileExistsError):
+                self.directory.mkdir(mode=0o700)  # not its parents: a missing state dir fails
+            read_epoch(self.directory)
         found = segments(self.directory, stripe)
         segment = (
             found[-1] if found else Segment(stripe, 0, segment_path(self.directory, stripe, 0))
@@ -269,6 +289,16 @@ class ChangeLog:
         fd = open_fd(segment.path, os.O_RDWR | os.O_CREAT | os.O_APPEND)
         self._open[segment.stripe] = (segment, fd, os.getpid())
         return segment, fd
+
+
+def _same_file(path: Path, fd: int) -> bool:
+    """Whether ``path`` still names the open file ``fd``."""
+    try:
+        named = path.stat()
+    except FileNotFoundError:
+        return False
+    held = os.fstat(fd)
+    return (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino)
 
 
 def _took_effect(intent: Intent, current: Callable[[str], int | None]) -> bool:
