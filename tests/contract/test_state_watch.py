@@ -61,7 +61,8 @@ def test_watch_sees_saves_and_deletes_of_its_prefix_in_order(state_target: State
         # A state replaced before the event was read is left out; one sent is the right one.
         assert event.state is None or event.state == _state("run-1", step)
     tokens = [e.resume_token for e in events]
-    assert all(tokens) and len(set(tokens)) == len(tokens)
+    assert all(tokens)
+    assert len(set(tokens)) == len(tokens)
 
 
 def test_an_event_read_at_once_carries_the_state_saved(state_target: StateTarget) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 ResultT = TypeVar("ResultT")
 
@@ -66,7 +66,7 @@ class BlockingWatch:
         """Poll the watch on its loop."""
         return self._loop.run(self._watch.poll(timeout))
 
-    def __iter__(self) -> BlockingWatch:
+    def __iter__(self) -> Self:
         return self
 
     def __next__(self) -> Any:
@@ -79,7 +79,7 @@ class BlockingWatch:
         """Close the watch on its loop."""
         self._loop.run(self._watch.close())
 
-    def __enter__(self) -> BlockingWatch:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

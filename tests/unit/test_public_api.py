@@ -122,8 +122,8 @@ KERNEL = {
                    "check_records", "check_watch_selector", "check_workflow_id",
                    "filter_or_default", "normalize_json"],
     "wire": ["context_from_proto", "context_to_proto", "duration_from_proto", "duration_to_proto",
-             "event_from_proto", "event_to_proto", "filter_from_proto", "filter_to_proto", "record_from_proto", "record_to_proto",
-             "stats_from_proto", "stats_to_proto"],
+             "event_from_proto", "event_to_proto", "filter_from_proto", "filter_to_proto",
+             "record_from_proto", "record_to_proto", "stats_from_proto", "stats_to_proto"],
 }  # fmt: skip
 """The kernel the client and the daemon share: public modules, stable within the distribution."""
 

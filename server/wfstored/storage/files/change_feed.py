@@ -23,8 +23,8 @@ from wfstore.errors import DataCorruptedError, WatchExpiredError
 from wfstored.storage.files.change_log import (
     ChangeLog,
     Segment,
-    decode_intent,
     all_segments,
+    decode_intent,
     read_epoch,
     read_tail,
     segment_path,
