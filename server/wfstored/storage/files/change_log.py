@@ -190,6 +190,8 @@ class ChangeLog:
         self._open: dict[int, tuple[Segment, int, int]] = {}  # stripe -> segment, fd, pid
         self.committed: Callable[[], None] = lambda: None
         """Called after every outcome written: the in-process watch hub's wake-up."""
+        self.segment_bytes = SEGMENT_BYTES
+        """The size at which a segment rolls over (smaller in tests)."""
 
     def prepare(self) -> bytes:
         """Make the log directory and its epoch if missing; return the epoch."""
@@ -239,7 +241,7 @@ class ChangeLog:
             if tail.state == "continued":
                 segment, fd = self._next_segment(segment, size)
                 continue
-            if size >= SEGMENT_BYTES:
+            if size >= self.segment_bytes:
                 os.write(fd, b">\n")
                 segment, fd = self._next_segment(segment, size + 2)
                 continue
