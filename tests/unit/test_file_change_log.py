@@ -39,12 +39,12 @@ def _crash_after_intent(store: JSONStateStore, state: ExecutionContext, *, repla
     """Do what a writer killed mid-save leaves: an intent, and the file replaced or not."""
     workflow_id = state.workflow_id
     stripe = stripe_of(workflow_id)
-    current = store._version(workflow_id)  # noqa: SLF001 (playing a writer of this directory)
+    current = store._version(workflow_id)
     version = (current or 0) + 1
-    store._log.begin(stripe, Intent("saved", version, workflow_id), store._version)  # noqa: SLF001
+    store._log.begin(stripe, Intent("saved", version, workflow_id), store._version)
     if replaced:
-        path = store._path(workflow_id)  # noqa: SLF001
-        store._replace(path, stamp(encode_state(state), version), stripe)  # noqa: SLF001
+        path = store._path(workflow_id)
+        store._replace(path, stamp(encode_state(state), version), stripe)
     return version
 
 
@@ -91,7 +91,7 @@ def test_another_process_store_sees_the_same_changes(tmp_path: Path) -> None:
 
 def test_segments_roll_over_and_old_tokens_expire(tmp_path: Path) -> None:
     store = JSONStateStore(tmp_path)
-    store._log.segment_bytes = 4096  # noqa: SLF001 (SEGMENT_BYTES takes ~16,000 saves to fill)
+    store._log.segment_bytes = 4096
     watch = store.watch(include_state=False)
     start = watch.resume_token
     workflow_id = "x" * 240  # long lines: fewer saves to fill segments
@@ -113,7 +113,7 @@ def test_a_slow_watcher_is_cut_off_when_polled_and_catches_up_when_iterated(
     tmp_path: Path,
 ) -> None:
     store = JSONStateStore(tmp_path)
-    hub = WatchHub(store._watch_hub().feed, poll_interval=0.01, capacity=8)  # noqa: SLF001
+    hub = WatchHub(store._watch_hub().feed, poll_interval=0.01, capacity=8)
     polled, iterated = hub.watch(), hub.watch(include_state=False)
     versions = [store.save(_state(f"run-{n}")) for n in range(30)]
     time.sleep(0.3)  # the hub reads all 30; its ring keeps 8
