@@ -51,6 +51,7 @@ def _soak(kills: int, seed: int, database_url: str | None) -> int:
     saves = records = conditional = 0
     problems: list[str] = []
     began = time.monotonic()
+    events = 0
     try:
         for _ in range(kills):
             result = loop.run_round()
@@ -66,6 +67,8 @@ def _soak(kills: int, seed: int, database_url: str | None) -> int:
                     f"acknowledged so far ({time.monotonic() - began:.0f} s)",
                     flush=True,
                 )
+        if not problems:
+            events, problems = loop.verify_watch()
         loop.close()
     finally:
         if loop.daemon is not None:
@@ -79,7 +82,8 @@ def _soak(kills: int, seed: int, database_url: str | None) -> int:
         f"records verified after the last "
         f"restart: {len(loop.ledger.records):,}; state ids verified: "
         f"{len(loop.ledger.own) + len(loop.ledger.shared) + len(loop.ledger.versioned):,}; "
-        f"wall time {time.monotonic() - began:.0f} s"
+        f"change log replayed from before the first kill: {events:,} events, every "
+        f"acknowledged save among them once; wall time {time.monotonic() - began:.0f} s"
     )
     for problem in problems[:20]:
         print(f"  problem: {problem}")

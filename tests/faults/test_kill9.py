@@ -28,6 +28,9 @@ def _kill_rounds(loop: KillLoop, rounds: int) -> None:
             assert result.problems == [], f"round {loop.rounds}: {result.problems}"
             saves += result.acked_saves
             records += result.acked_records
+        events, problems = loop.verify_watch()
+        assert problems == []
+        assert events >= len(loop.ledger.acked_versions)
     finally:
         loop.close()
     # The load was real: the daemon was killed in the middle of acknowledged writes.

@@ -16,6 +16,10 @@ moment, restarts it on the same directory and verifies:
 - every state file parses, no temp file is listed or left behind, and SQLite's
   ``PRAGMA integrity_check`` says ``ok`` (on PostgreSQL: every stored state loads).
 
+After the last round, :meth:`KillLoop.verify_watch` replays the change log from a token taken
+before the first round: every acknowledged save is there exactly once, each id's versions
+only grow, and the only extras are saves that were in flight at a kill.
+
 A round may stop the daemon with SIGTERM instead: then it must exit 0, and the clients' calls
 may only fail with UNAVAILABLE (the daemon refusing new calls while in-flight ones finish).
 
@@ -80,6 +84,8 @@ class Ledger:
     highest_version: dict[str, int] = field(default_factory=dict)
     """Conditional id -> the highest version ever acknowledged for it (across deletes)."""
     conditional_problems: list[str] = field(default_factory=list)
+    acked_versions: set[tuple[str, int]] = field(default_factory=set)
+    """(id, version) of every acknowledged save, of every kind."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -136,11 +142,13 @@ class _Writer:
             entry = _SharedSave(marker, time.monotonic(), math.inf)
             with self.ledger.lock:
                 self.ledger.shared.setdefault(workflow_id, []).append(entry)
-            self.client.state.save(state)
+            version = self.client.state.save(state)
             entry.acked = time.monotonic()
+            self.ledger.acked_versions.add((workflow_id, version))
             return
         self.ledger.own_in_doubt[workflow_id] = marker
-        self.client.state.save(state)
+        version = self.client.state.save(state)
+        self.ledger.acked_versions.add((workflow_id, version))
         del self.ledger.own_in_doubt[workflow_id]
         self.ledger.own[workflow_id] = marker
 
@@ -172,6 +180,7 @@ class _Writer:
                 f"{ledger.highest_version[workflow_id]})"
             )
         ledger.highest_version[workflow_id] = version
+        ledger.acked_versions.add((workflow_id, version))
         ledger.versioned[workflow_id] = (marker, version)
         self.version = version
 
@@ -222,12 +231,18 @@ class KillLoop:
         self.ledger = Ledger()
         self.daemon: Daemon | None = None
         self.rounds = 0
+        self.start_token: str | None = None
+        """Where the change log stood before the first round."""
 
     def run_round(
         self, load_seconds: tuple[float, float] = (0.1, 0.5), stop_signal: int = signal.SIGKILL
     ) -> RoundResult:
         """Load the daemon, stop it after a random time in ``load_seconds``, restart, verify."""
         daemon = self.daemon or start_daemon(self.data_dir, unix=False, extra=self.extra)
+        if self.start_token is None:
+            with daemon.client(timeout=20) as client, client.state.watch() as watch:
+                self.start_token = watch.resume_token
+        self.daemon = daemon
         self.rounds += 1
         kinds = ["own", "shared", "record", "conditional"]
         writers = [
@@ -263,6 +278,35 @@ class KillLoop:
                 a for w, a in zip(writers, acked, strict=True) if w.kind == "conditional"
             ),
         )
+
+    def verify_watch(self) -> tuple[int, list[str]]:
+        """Replay the changes since the first round; return how many, and what is wrong."""
+        assert self.daemon is not None
+        assert self.start_token is not None
+        events = []
+        with (
+            self.daemon.client(timeout=20) as client,
+            client.state.watch(resume_token=self.start_token, include_state=False) as watch,
+        ):
+            while batch := watch.poll(1.5):
+                events.extend(batch)
+        problems = []
+        seen = [(e.workflow_id, e.version) for e in events]
+        if len(set(seen)) != len(seen):
+            problems.append("the change log holds a change twice")
+        last: dict[str, int] = {}
+        for workflow_id, version in seen:
+            if version <= last.get(workflow_id, 0):
+                problems.append(f"{workflow_id}: version {version} after {last[workflow_id]}")
+            last[workflow_id] = version
+        saved = {(e.workflow_id, e.version) for e in events if e.kind == "saved"}
+        missing = self.ledger.acked_versions - saved
+        if missing:
+            problems.append(f"acknowledged saves missing from the change log: {sorted(missing)}")
+        extra = saved - self.ledger.acked_versions
+        if len(extra) > self.rounds * self.writers:  # at most one in flight per writer per kill
+            problems.append(f"{len(extra)} saves in the log were never acknowledged")
+        return len(events), problems
 
     def close(self) -> None:
         """Stop the daemon (gracefully: it must exit 0)."""
