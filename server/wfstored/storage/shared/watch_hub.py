@@ -41,6 +41,8 @@ RING_CAPACITY: Final = 4096
 """How many of the newest changes a hub keeps: how far a watcher may fall behind."""
 BATCH: Final = 512
 """Most changes read from a feed, or handed to a watcher, at once."""
+IDLE_SECONDS: Final = 5.0
+"""How long the reader thread goes on without watchers before it stops (the next starts it)."""
 _RETRY_SECONDS: Final = (0.1, 0.2, 0.5, 1.0, 2.0)
 
 
@@ -136,9 +138,8 @@ class WatchHub:
         if resume_token:
             cursor = self._feed.decode(resume_token)
             self._feed.check(cursor)
-        ring = self._started()
+        ring = self._joined()
         with self._cond:
-            self._watchers += 1
             if cursor is None:
                 cursor = ring.end
                 index: int | None = ring.next_index
@@ -165,11 +166,12 @@ class WatchHub:
         if self._closed:
             raise StoreClosedError(f"the {self._name} is closed: the watch has ended")
 
-    def _started(self) -> _Ring:
-        """Return the ring, starting the reader thread on first use."""
+    def _joined(self) -> _Ring:
+        """Count one more watcher and return the ring, starting the reader thread if needed."""
         with self._cond:
             self._check_open()
             if self._ring is not None:
+                self._watchers += 1
                 return self._ring
         head = self._feed.head()
         with self._cond:
@@ -180,16 +182,23 @@ class WatchHub:
                     target=self._run, name=f"wfstored-watch-{self._name}", daemon=True
                 )
                 self._thread.start()
+            self._watchers += 1
             return self._ring
 
     # --- The reader thread ---------------------------------------------------------------------
 
     def _run(self) -> None:
         failures = 0
+        idle_since = time.monotonic()
         while True:
             with self._cond:
                 if self._closed:
                     return
+                if self._watchers:
+                    idle_since = time.monotonic()
+                elif time.monotonic() - idle_since > IDLE_SECONDS:
+                    self._ring, self._thread = None, None  # the next watcher starts afresh
+                    break
                 ring = self._ring
                 assert ring is not None  # noqa: S101 (set before the thread starts)
                 cursor = ring.end
@@ -218,6 +227,7 @@ class WatchHub:
             self._append(changes, after)
             if len(changes) < BATCH:
                 self._feed.wait(self._poll_interval)
+        self._feed.close()  # its LISTEN connection, if any; the next reader opens it again
 
     def _append(self, changes: list[Change], after: Cursor) -> None:
         with self._cond:
