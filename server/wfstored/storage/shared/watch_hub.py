@@ -202,32 +202,34 @@ class WatchHub:
                 ring = self._ring
                 assert ring is not None  # noqa: S101 (set before the thread starts)
                 cursor = ring.end
-            try:
-                changes, after = self._feed.read(cursor, BATCH)
-            except WatchExpiredError:
-                # The hub itself fell behind what the log keeps (it could not read for that
-                # long): start again at the head; watchers in the ring are cut off and find
-                # out, on resuming, whether their own cursors are still kept.
-                self._restart()
-                continue
-            except StoreError as exc:
-                pause = _RETRY_SECONDS[min(failures, len(_RETRY_SECONDS) - 1)]
-                if failures == 0:
-                    _log.warning("watch on the %s cannot read changes: %s", self._name, exc)
-                failures += 1
-                self._sleep(pause)
-                continue
-            except Exception:  # noqa: BLE001 (the thread must go on; the traceback is logged)
-                _log.exception("watch on the %s failed reading changes", self._name)
-                self._sleep(1.0)
-                continue
-            if failures:
-                _log.info("watch on the %s reads changes again", self._name)
-                failures = 0
-            self._append(changes, after)
-            if len(changes) < BATCH:
-                self._feed.wait(self._poll_interval)
+            failures = self._read_once(cursor, failures)
         self._feed.close()  # its LISTEN connection, if any; the next reader opens it again
+
+    def _read_once(self, cursor: Cursor, failures: int) -> int:
+        """Read one batch after ``cursor`` into the ring; return the failures in a row."""
+        try:
+            changes, after = self._feed.read(cursor, BATCH)
+        except WatchExpiredError:
+            # The hub itself fell behind what the log keeps (it could not read for that long):
+            # start again at the head; watchers in the ring are cut off and find out, on
+            # resuming, whether their own cursors are still kept.
+            self._restart()
+            return 0
+        except StoreError as exc:
+            if failures == 0:
+                _log.warning("watch on the %s cannot read changes: %s", self._name, exc)
+            self._sleep(_RETRY_SECONDS[min(failures, len(_RETRY_SECONDS) - 1)])
+            return failures + 1
+        except Exception:  # noqa: BLE001 (the thread must go on; the traceback is logged)
+            _log.exception("watch on the %s failed reading changes", self._name)
+            self._sleep(1.0)
+            return failures + 1
+        if failures:
+            _log.info("watch on the %s reads changes again", self._name)
+        self._append(changes, after)
+        if len(changes) < BATCH:
+            self._feed.wait(self._poll_interval)
+        return 0
 
     def _append(self, changes: list[Change], after: Cursor) -> None:
         with self._cond:
