@@ -14,22 +14,11 @@ from wfstore import (
     WatchExpiredError,
 )
 
-_WAIT = 10.0
+from tests.support.watching import take_events
 
 
 def _state(workflow_id: str, step: str = "") -> ExecutionContext:
     return ExecutionContext(workflow_id=workflow_id, workflow_name="deploy", current_step=step)
-
-
-def _take(watch: Any, count: int, timeout: float = _WAIT) -> list[StateEvent]:
-    """Return exactly the next ``count`` events, failing if they do not come in time."""
-    events: list[StateEvent] = []
-    for _ in range(int(timeout / 0.25)):
-        events.extend(watch.poll(0.25))
-        if len(events) >= count:
-            break
-    assert len(events) == count, events
-    return events
 
 
 def _quiet(watch: Any) -> None:
@@ -50,7 +39,7 @@ def test_watch_sees_saves_and_deletes_of_its_prefix_in_order(state_target: State
         store.save(_state("other-1"))
         store.delete("run-1")
         store.delete("run-never-saved")  # nothing deleted: no event
-        events = _take(watch, 3)
+        events = take_events(watch, 3)
         _quiet(watch)
     kinds = _summary(events)
     assert kinds[:2] == [("saved", "run-1", first), ("saved", "run-1", second)]
@@ -69,7 +58,7 @@ def test_an_event_read_at_once_carries_the_state_saved(state_target: StateTarget
     store = state_target.store
     with store.watch() as watch:
         version = store.save(_state("run-1", "built"))
-        (event,) = _take(watch, 1)
+        (event,) = take_events(watch, 1)
     assert event.kind == "saved"
     assert event.version == version
     assert event.state == _state("run-1", "built")
@@ -81,7 +70,7 @@ def test_watch_one_id_and_ids_only(state_target: StateTarget) -> None:
         store.save(_state("run-10"))
         store.save(_state("run"))
         version = store.save(_state("run-1"))
-        (event,) = _take(watch, 1)
+        (event,) = take_events(watch, 1)
         _quiet(watch)
     assert (event.kind, event.workflow_id, event.version, event.state) == (
         "saved",
@@ -98,12 +87,12 @@ def test_a_resume_token_resumes_exactly_after_its_event(state_target: StateTarge
         for step in "abcd":
             store.save(_state("run-1", step))
         store.delete("run-1")
-        events = _take(watch, 5)
+        events = take_events(watch, 5)
     with store.watch(resume_token=events[1].resume_token, include_state=False) as resumed:
-        assert _summary(_take(resumed, 3)) == _summary(events[2:])
+        assert _summary(take_events(resumed, 3)) == _summary(events[2:])
         _quiet(resumed)
     with store.watch(resume_token=start) as from_start:
-        assert _summary(_take(from_start, 5)) == _summary(events)
+        assert _summary(take_events(from_start, 5)) == _summary(events)
         _quiet(from_start)
 
 
@@ -115,7 +104,7 @@ def test_a_watch_with_a_token_sees_changes_made_while_nobody_watched(
         token = watch.resume_token
     version = store.save(_state("run-1"))
     with store.watch(resume_token=token) as resumed:
-        (event,) = _take(resumed, 1)
+        (event,) = take_events(resumed, 1)
     assert (event.workflow_id, event.version) == ("run-1", version)
 
 
@@ -133,7 +122,7 @@ def test_the_token_moves_on_with_changes_to_other_ids(state_target: StateTarget)
     assert token != start
     version = store.save(_state("run-1"))
     with store.watch(workflow_id="run-1", resume_token=token) as resumed:
-        (event,) = _take(resumed, 1)
+        (event,) = take_events(resumed, 1)
     assert event.version == version
 
 
@@ -153,7 +142,7 @@ def test_a_token_of_another_log_or_an_expired_one_is_refused(state_target: State
     store = state_target.store
     with store.watch() as watch:
         store.save(_state("run-1"))
-        (event,) = _take(watch, 1)
+        (event,) = take_events(watch, 1)
     raw = bytearray(base64.urlsafe_b64decode(event.resume_token + "=="))
     raw[3] ^= 0xFF  # the log's epoch: a token of a store made again
     foreign = base64.urlsafe_b64encode(bytes(raw)).decode().rstrip("=")
@@ -169,7 +158,7 @@ def test_a_closed_watch_ends_its_iteration(state_target: StateTarget) -> None:
     store = state_target.store
     watch = store.watch()
     store.save(_state("run-1"))
-    assert _take(watch, 1)[0].workflow_id == "run-1"
+    assert take_events(watch, 1)[0].workflow_id == "run-1"
     watch.close()
     watch.close()
     assert list(watch) == []

@@ -13,24 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from wfstore import Client, ExecutionContext, ResourceExhaustedError, StateEvent
+from wfstore import Client, ExecutionContext, ResourceExhaustedError
 
 from tests.support.daemon import Daemon, start_daemon
+from tests.support.watching import take_events
 
 pytestmark = pytest.mark.daemon
 
 
 def _state(workflow_id: str, step: str = "") -> ExecutionContext:
     return ExecutionContext(workflow_id=workflow_id, workflow_name="deploy", current_step=step)
-
-
-def _take(watch: Any, count: int, timeout: float = 15.0) -> list[StateEvent]:
-    events: list[StateEvent] = []
-    deadline = time.monotonic() + timeout
-    while len(events) < count and time.monotonic() < deadline:
-        events.extend(watch.poll(0.25))
-    assert len(events) == count, events
-    return events
 
 
 @pytest.fixture(params=["files", "postgres"])
@@ -63,12 +55,12 @@ def test_changes_through_one_daemon_reach_watchers_on_another(
     watch = stack.enter_context(reader.watch("run-"))
     versions = [writer.save(_state("run-1", step)) for step in "abc"]
     writer.delete("run-1")
-    events = _take(watch, 4)
+    events = take_events(watch, 4)
     assert [(e.kind, e.version) for e in events[:3]] == [("saved", v) for v in versions]
     assert events[3].kind == "deleted"
     # A token from the second daemon resumes on the first.
     resumed = stack.enter_context(writer.watch("run-", resume_token=events[0].resume_token))
-    assert [e.version for e in _take(resumed, 3)] == [e.version for e in events[1:]]
+    assert [e.version for e in take_events(resumed, 3)] == [e.version for e in events[1:]]
 
 
 def _free_port() -> int:
@@ -86,7 +78,7 @@ def test_a_watch_resumes_by_itself_across_a_daemon_restart(
     client = stack.enter_context(Client(f"127.0.0.1:{port}", timeout=10))
     watch = stack.enter_context(client.state.watch())
     before = client.state.save(_state("run-1", "before"))
-    assert [e.version for e in _take(watch, 1)] == [before]
+    assert [e.version for e in take_events(watch, 1)] == [before]
     assert daemon.stop() == 0, daemon.stderr()
     other = _daemon(stack, tmp_path / "data", backend, unix=False)  # the daemon is down
     with other.client(timeout=10) as side:
@@ -94,7 +86,7 @@ def test_a_watch_resumes_by_itself_across_a_daemon_restart(
     restarted = _daemon(stack, tmp_path / "data", flags, unix=False)
     client.wait_until_ready(10)
     after = client.state.save(_state("run-1", "after"))
-    events = _take(watch, 2)
+    events = take_events(watch, 2)
     assert [e.version for e in events] == [while_down, after]
     assert watch.poll(0.5) == []
     del restarted
@@ -118,7 +110,7 @@ def test_the_daemon_bounds_its_watchers(tmp_path: Path, stack: ExitStack) -> Non
         pytest.fail("the slot of a closed watch was never given back")
     version = client.state.save(_state("run-1"))
     for watch in (second, third):
-        assert [e.version for e in _take(watch, 1)] == [version]
+        assert [e.version for e in take_events(watch, 1)] == [version]
         watch.close()
 
 

@@ -8,29 +8,20 @@ them too, and polling finds them without a NOTIFY.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
-from typing import Any
 
 import psycopg
 import pytest
-from wfstore import ExecutionContext, StateEvent
+from wfstore import ExecutionContext
 from wfstored.storage.postgres import PostgresStateStore
+
+from tests.support.watching import take_events
 
 _BUMP = "UPDATE workflow_states SET version = version + 1 WHERE workflow_id = %s RETURNING version"
 
 
 def _state(workflow_id: str) -> ExecutionContext:
     return ExecutionContext(workflow_id=workflow_id, workflow_name="deploy")
-
-
-def _take(watch: Any, count: int, timeout: float = 10.0) -> list[StateEvent]:
-    events: list[StateEvent] = []
-    deadline = time.monotonic() + timeout
-    while len(events) < count and time.monotonic() < deadline:
-        events.extend(watch.poll(0.2))
-    assert len(events) == count, events
-    return events
 
 
 @pytest.fixture
@@ -51,7 +42,7 @@ def test_a_change_committed_late_is_delivered_before_the_ones_after_it(
         fast = store.save(_state("fast"))
         assert watch.poll(1.2) == []  # "fast" waits behind the open gap
         slow.commit()
-        events = _take(watch, 2)
+        events = take_events(watch, 2)
     assert [(e.workflow_id, e.version) for e in events] == [("slow", row[0]), ("fast", fast)]
 
 
@@ -62,7 +53,7 @@ def test_a_rolled_back_change_is_stepped_over(store: PostgresStateStore, postgre
         slow.execute(_BUMP, ("slow",))
         fast = store.save(_state("fast"))
         slow.rollback()
-    (event,) = _take(watch, 1)
+    (event,) = take_events(watch, 1)
     assert (event.workflow_id, event.version) == ("fast", fast)
     assert watch.poll(0.6) == []
 
@@ -79,7 +70,7 @@ def test_an_unrelated_long_transaction_does_not_hold_events_back(
             slow.execute(_BUMP, ("slow",))
             fast = store.save(_state("fast"))
             slow.rollback()
-        (event,) = _take(watch, 1, timeout=3)
+        (event,) = take_events(watch, 1, timeout=3)
         assert event.version == fast
         unrelated.rollback()
 
@@ -96,5 +87,5 @@ def test_plain_sql_writers_are_seen_without_a_notify(
             "UPDATE workflow_states SET document = NULL, version = version + 1"
             " WHERE workflow_id = 'run-1'"
         )
-    events = _take(watch, 2, timeout=3)
+    events = take_events(watch, 2, timeout=3)
     assert [(e.kind, e.version) for e in events] == [("saved", row[0]), ("deleted", row[0] + 1)]

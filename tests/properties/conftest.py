@@ -8,12 +8,15 @@ already holds the data of earlier examples.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
 
 import pytest
 from property_stores import Stores
+from wfstore import StateStore
 from wfstored import JSONStateStore, SQLiteHistoryStore
 
-from tests.support.daemon import Daemon, serving
+from tests.support.daemon import Daemon, serving, start_daemon
 from tests.support.hypothesis_profiles import load_profile
 
 load_profile()
@@ -52,3 +55,24 @@ def stores(
     daemon: Daemon = request.getfixturevalue("daemon")
     with daemon.client(timeout=30) as client:
         yield Stores("daemon", client.state, client.history, daemon.data_dir)
+
+
+@pytest.fixture(params=["files", "postgres"])
+def two_stores(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[StateStore, StateStore]]:
+    """Clients of two daemons on one backend: one data directory, or one PostgreSQL database."""
+    with ExitStack() as stack:
+        if request.param == "files":
+            extra: list[str] = []
+            dirs = (tmp_path / "data", tmp_path / "data")
+        else:
+            url: str = request.getfixturevalue("postgres_url")
+            extra = ["--state-store", url]
+            dirs = (tmp_path / "a", tmp_path / "b")
+        daemons = [start_daemon(dirs[0], extra=extra)]
+        daemons.append(start_daemon(dirs[1], unix=False, extra=extra))
+        for daemon in daemons:
+            stack.callback(daemon.stop)
+        first, second = (stack.enter_context(d.client(timeout=20)).state for d in daemons)
+        yield first, second

@@ -13,15 +13,10 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Iterator
-from contextlib import ExitStack
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from wfstore import ConflictError, ExecutionContext, StateStore
-
-from tests.support.daemon import start_daemon
 
 pytestmark = pytest.mark.daemon
 
@@ -60,26 +55,6 @@ def _worker(store: StateStore, seed: int, log: list[Acked], lock: threading.Lock
             continue
         with lock:
             log.append(entry)
-
-
-@pytest.fixture(params=["files", "postgres"])
-def two_stores(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[tuple[StateStore, StateStore]]:
-    with ExitStack() as stack:
-        if request.param == "files":
-            extra: list[str] = []
-            dirs = (tmp_path / "data", tmp_path / "data")
-        else:
-            url: str = request.getfixturevalue("postgres_url")
-            extra = ["--state-store", url]
-            dirs = (tmp_path / "a", tmp_path / "b")
-        daemons = [start_daemon(dirs[0], extra=extra)]
-        daemons.append(start_daemon(dirs[1], unix=False, extra=extra))
-        for daemon in daemons:
-            stack.callback(daemon.stop)
-        first, second = (stack.enter_context(d.client(timeout=20)).state for d in daemons)
-        yield first, second
 
 
 def test_random_conditional_writes_leave_a_consistent_history(

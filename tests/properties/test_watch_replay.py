@@ -14,15 +14,10 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 from wfstore import ConflictError, ExecutionContext, StateEvent, StateStore
-
-from tests.support.daemon import start_daemon
 
 pytestmark = pytest.mark.daemon
 
@@ -91,25 +86,6 @@ class Watcher:
                     budget = self._rng.randint(1, 25)
                     break  # the rest of the batch comes again from the new watch
         self._watch.close()
-
-
-@pytest.fixture(params=["files", "postgres"])
-def two_stores(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[tuple[StateStore, StateStore]]:
-    with ExitStack() as stack:
-        if request.param == "files":
-            extra: list[str] = []
-            dirs = (tmp_path / "data", tmp_path / "data")
-        else:
-            extra = ["--state-store", request.getfixturevalue("postgres_url")]
-            dirs = (tmp_path / "a", tmp_path / "b")
-        daemons = [start_daemon(dirs[0], extra=extra)]
-        daemons.append(start_daemon(dirs[1], unix=False, extra=extra))
-        for daemon in daemons:
-            stack.callback(daemon.stop)
-        first, second = (stack.enter_context(d.client(timeout=20)).state for d in daemons)
-        yield first, second
 
 
 def test_replaying_a_resuming_watcher_gives_exactly_what_is_stored(

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
-from wfstore import ExecutionContext, StateEvent, WatchLaggedError
+from wfstore import ExecutionContext, WatchLaggedError
 from wfstored import JSONStateStore
 from wfstored.storage.files.awf_codec import encode_state
 from wfstored.storage.files.change_feed import SETTLE_AFTER
@@ -21,18 +20,11 @@ from wfstored.storage.files.state_store import stripe_of
 from wfstored.storage.files.versions import stamp
 from wfstored.storage.shared.watch_hub import WatchHub
 
+from tests.support.watching import take_events
+
 
 def _state(workflow_id: str, step: str = "") -> ExecutionContext:
     return ExecutionContext(workflow_id=workflow_id, workflow_name="deploy", current_step=step)
-
-
-def _take(watch: Any, count: int, timeout: float = 10.0) -> list[StateEvent]:
-    events: list[StateEvent] = []
-    deadline = time.monotonic() + timeout
-    while len(events) < count and time.monotonic() < deadline:
-        events.extend(watch.poll(0.1))
-    assert len(events) == count, events
-    return events
 
 
 def _crash_after_intent(store: JSONStateStore, state: ExecutionContext, *, replaced: bool) -> int:
@@ -56,7 +48,7 @@ def test_a_dead_writers_intent_is_settled_from_the_file(tmp_path: Path, *, repla
     version = _crash_after_intent(store, _state("run-1", "crashed"), replaced=replaced)
     started = time.monotonic()
     if replaced:
-        (event,) = _take(watch, 1)
+        (event,) = take_events(watch, 1)
         assert (event.version, event.state) == (version, _state("run-1", "crashed"))
         assert time.monotonic() - started >= SETTLE_AFTER * 0.9  # waited for the writer first
     else:
@@ -64,7 +56,7 @@ def test_a_dead_writers_intent_is_settled_from_the_file(tmp_path: Path, *, repla
     # The stripe goes on: the next save gets the next version and its event.
     after = store.save(_state("run-1", "after"))
     assert after == (version if replaced else first) + 1
-    (event,) = _take(watch, 1)
+    (event,) = take_events(watch, 1)
     assert event.version == after
     store.close()
 
@@ -74,7 +66,7 @@ def test_the_next_writer_settles_a_dead_writers_intent_at_once(tmp_path: Path) -
     watch = store.watch()
     version = _crash_after_intent(store, _state("run-1", "crashed"), replaced=True)
     after = store.save(_state("run-1", "after"))
-    events = _take(watch, 2, timeout=SETTLE_AFTER / 2)
+    events = take_events(watch, 2, timeout=SETTLE_AFTER / 2)
     assert [e.version for e in events] == [version, after]
     store.close()
 
@@ -83,7 +75,7 @@ def test_another_process_store_sees_the_same_changes(tmp_path: Path) -> None:
     writer, reader = JSONStateStore(tmp_path), JSONStateStore(tmp_path)
     watch = reader.watch()
     versions = [writer.save(_state(f"run-{n}")) for n in range(100)]
-    events = _take(watch, 100)
+    events = take_events(watch, 100)
     assert sorted(e.version for e in events) == sorted(versions)
     writer.close()
     reader.close()
@@ -101,7 +93,7 @@ def test_segments_roll_over_and_old_tokens_expire(tmp_path: Path) -> None:
     last = 0
     for _ in range(saves):
         last = store.save(_state(workflow_id))
-    assert _take(watch, saves, timeout=60)[-1].version == last
+    assert take_events(watch, saves, timeout=60)[-1].version == last
     segments = sorted((tmp_path / ".wfstore-changes").glob(f"{stripe_of(workflow_id)}-*.log"))
     assert len(segments) == 4
     with pytest.raises(Exception, match="no longer kept"):
@@ -122,7 +114,7 @@ def test_a_slow_watcher_is_cut_off_when_polled_and_catches_up_when_iterated(
     seen = [next(iterated).version for _ in range(30)]
     assert sorted(seen) == sorted(versions)
     resumed = hub.watch(resume_token=polled.resume_token)
-    assert sorted(e.version for e in _take(resumed, 30)) == sorted(versions)
+    assert sorted(e.version for e in take_events(resumed, 30)) == sorted(versions)
     hub.close()
     store.close()
 
