@@ -585,6 +585,39 @@ def test_versions_and_conflicts_read_the_same_from_node(
     assert py.state.get(workflow_id) is None
 
 
+def test_a_node_coordinator_waits_for_its_child_by_watching(
+    target: str, py: Client, transport: str
+) -> None:
+    coordinator, child = f"coordinator-{transport}", f"child-{transport}"
+    worker = WORKER_DIR / "worker.js"
+    assert NODE is not None
+    with subprocess.Popen(
+        [NODE, str(worker), target, coordinator, "--child", child],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as waiting:
+        try:
+            # The coordinator saves its "child" step as running, then watches the child.
+            py.state.wait_for(coordinator, lambda state: state.current_step == "child", 10)
+            finished_child = node(target, child, script=worker)
+            out, err = waiting.communicate(timeout=20)
+        finally:
+            waiting.kill()
+    assert waiting.returncode == 0, f"worker.js --child exited {waiting.returncode}:\n{err}"
+    summary = json.loads(out)
+    assert (summary["status"], summary["steps"]) == ("completed", ["child", "count", "fetch"])
+    state = py.state.load(coordinator)
+    assert state is not None
+    assert state.inputs == {"limit": 2, "note": "from Node", "child": child}
+    assert state.states["child"].status is ExecutionStatus.COMPLETED
+    assert state.states["child"].data == {
+        "workflow_id": child,
+        "status": "completed",
+        "version": finished_child["version"],
+    }
+
+
 # --- watch ---------------------------------------------------------------------------------
 
 Change = tuple[str, str, int, bool, str | None]
