@@ -21,8 +21,20 @@
  *                                     likewise for history records
  *   stats [workflow_name]             print HistoryService.GetStats
  *   cleanup <seconds>                 print HistoryService.Cleanup's deleted_count
+ *   watch --count <n> [--prefix <p> | --workflow-id <id>] [--resume-token <t>] [--ids-only]
+ *         [--timeout-ms <ms>]
+ *                                     watch states; print one JSON line once the watch has
+ *                                     started ({"type": "ready", resumeToken}), one per event
+ *                                     ({"type": "event", kind, workflowId, version, hasState,
+ *                                     status, resumeToken}) and, after n events, a last one
+ *                                     ({"type": "done", events, resumeToken}); exit 1 if the n
+ *                                     events do not come within the timeout (default 20 s)
+ *
+ * expect-error also has the cases watch-expired <token> (a token of another store) and
+ * watch-bad-selector (a prefix and a workflow id at once).
  */
 
+const { parseArgs } = require('node:util');
 const wfstore = require('./wfstore');
 
 const { WfstoreClient, WfstoreError, timestampFromISO } = wfstore;
@@ -175,6 +187,8 @@ async function expectError(client, name, args) {
         },
       }),
     'bad-page-token': () => client.listStatesPage({ pageToken: 'not-a-token' }),
+    'watch-expired': () => client.watchStates({ resumeToken: args[0] }).ready(),
+    'watch-bad-selector': () => client.watchStates({ prefix: 'a', workflowId: 'b' }).ready(),
   };
   const run = cases[name];
   if (run === undefined) throw new UsageError(`unknown expect-error case ${JSON.stringify(name)}`);
@@ -182,7 +196,14 @@ async function expectError(client, name, args) {
     await run();
   } catch (error) {
     if (error instanceof WfstoreError) {
-      return { case: name, method: error.method, code: error.code, details: error.details };
+      return {
+        case: name,
+        method: error.method,
+        code: error.code,
+        details: error.details,
+        name: error.name,
+        expired: error.expired === true,
+      };
     }
     throw error;
   }
@@ -213,6 +234,66 @@ function clientChecks() {
     }
   }
   return out;
+}
+
+/** Print one JSON line on stdout. */
+function printLine(object) {
+  process.stdout.write(`${JSON.stringify(object)}\n`);
+}
+
+const WATCH_OPTIONS = Object.freeze({
+  count: { type: 'string' },
+  prefix: { type: 'string', default: '' },
+  'workflow-id': { type: 'string', default: '' },
+  'resume-token': { type: 'string', default: '' },
+  'ids-only': { type: 'boolean', default: false },
+  'timeout-ms': { type: 'string', default: '20000' },
+});
+
+/**
+ * The `watch` scenario: print a line when the watch has started, one per event, and one when
+ * `--count` events have come (see the file's header); the output is read while it runs.
+ */
+async function watchScenario(client, args) {
+  let values;
+  try {
+    ({ values } = parseArgs({ args, options: WATCH_OPTIONS, strict: true }));
+  } catch (error) {
+    throw new UsageError(error.message);
+  }
+  const count = integer(values.count, '--count');
+  const timeoutMs = integer(values['timeout-ms'], '--timeout-ms');
+  const watch = client.watchStates({
+    prefix: values.prefix,
+    workflowId: values['workflow-id'],
+    resumeToken: values['resume-token'],
+    idsOnly: values['ids-only'],
+  });
+  const timer = setTimeout(() => watch.close(), timeoutMs);
+  let seen = 0;
+  try {
+    printLine({ type: 'ready', resumeToken: await watch.ready() });
+    if (count > 0) {
+      for await (const event of watch) {
+        printLine({
+          type: 'event',
+          kind: event.kind,
+          workflowId: event.workflowId,
+          version: event.version,
+          hasState: event.state !== null,
+          status: event.state?.status ?? null,
+          resumeToken: event.resumeToken,
+        });
+        seen += 1;
+        if (seen === count) break;
+      }
+    }
+  } finally {
+    clearTimeout(timer);
+    watch.close();
+  }
+  if (seen < count) throw new Error(`watch: ${seen} of ${count} events within ${timeoutMs} ms`);
+  printLine({ type: 'done', events: seen, resumeToken: watch.resumeToken });
 }
 
 async function collect(pages) {
@@ -286,6 +367,8 @@ async function run(client, scenario, args) {
       return client.getStats({ workflow_name: args[0] ?? '' });
     case 'cleanup':
       return { deleted_count: await client.cleanup(wfstore.durationFromSeconds(args[0])) };
+    case 'watch':
+      return watchScenario(client, args);
     default:
       throw new UsageError(`unknown scenario ${JSON.stringify(scenario)}`);
   }
@@ -297,7 +380,7 @@ async function main(argv) {
   const client = new WfstoreClient(target);
   try {
     const result = await run(client, scenario, args);
-    process.stdout.write(`${JSON.stringify(result)}\n`);
+    if (result !== undefined) printLine(result); // watch printed its lines as they came
   } finally {
     client.close();
   }

@@ -16,6 +16,8 @@
  * - Statuses are awf's strings: '', 'pending', 'running', 'completed', 'failed', 'cancelled'.
  * - Message fields that are unset on the wire (response, data, json, conversation, times,
  *   current_loop, loop parent) are `null`; an empty object `{}` is a present, empty Struct.
+ * - Watch (watchStates) yields events `{kind, workflowId, version, state, resumeToken}`, named
+ *   like the watch's own options and properties; the state inside is a domain value as above.
  */
 
 const path = require('node:path');
@@ -96,6 +98,39 @@ class WfstoreError extends Error {
     this.details = details;
     this.method = method;
     this.conflict = conflict;
+  }
+
+  /**
+   * Return the WfstoreError of a failed grpc-js call (an error with a numeric `code`).
+   * OUT_OF_RANGE from Watch is a WatchExpiredError; ABORTED carries its `conflict`.
+   * @param {grpc.ServiceError} error
+   * @param {string} method the RPC that failed, e.g. 'StateService.Load'
+   * @returns {WfstoreError}
+   */
+  static fromServiceError(error, method) {
+    const code = grpc.status[error.code] ?? String(error.code);
+    if (code === 'OUT_OF_RANGE' && method === 'StateService.Watch') {
+      return new WatchExpiredError(error.details, method);
+    }
+    const conflict = code === 'ABORTED' ? versionConflictOf(error.metadata) : null;
+    return new WfstoreError(code, error.details, method, conflict);
+  }
+}
+
+/**
+ * A watch cannot resume from its token: the changes after it are no longer kept (or the token
+ * is from another store). Its code is 'OUT_OF_RANGE' and `expired` is true. List or load what is
+ * stored now and watch again without a token.
+ */
+class WatchExpiredError extends WfstoreError {
+  /**
+   * @param {string} details the status message sent by the daemon
+   * @param {string} [method]
+   */
+  constructor(details, method = 'StateService.Watch') {
+    super('OUT_OF_RANGE', details, method);
+    this.name = 'WatchExpiredError';
+    this.expired = true;
   }
 }
 
@@ -584,6 +619,219 @@ function encodeFilter(filter = {}) {
   };
 }
 
+// --- watch ---------------------------------------------------------------------------------
+
+const EVENT_KIND_PREFIX = 'STATE_EVENT_KIND_';
+const EVENT_KINDS = Object.freeze(['saved', 'deleted']);
+
+/** How long a watch waits before opening its stream again, after 1, 2, ... failures in a row. */
+const WATCH_BACKOFF_MS = Object.freeze([50, 100, 200, 500, 1000, 2000]);
+
+/** The codes a watch resumes after: the daemon went away, or ended the stream itself. */
+const RESUMABLE_CODES = Object.freeze([grpc.status.UNAVAILABLE, grpc.status.CANCELLED]);
+
+/**
+ * Return the event kind of a wire enum value ('STATE_EVENT_KIND_SAVED' -> 'saved').
+ * @param {string|number} wire the decoded enum: its name, or a number this contract lacks
+ * @returns {'saved'|'deleted'}
+ */
+function eventKindFromWire(wire) {
+  const known = typeof wire === 'string' && wire.startsWith(EVENT_KIND_PREFIX);
+  const name = known ? wire.slice(EVENT_KIND_PREFIX.length).toLowerCase() : null;
+  if (!EVENT_KINDS.includes(name)) {
+    throw new RangeError(`kind: unknown StateEventKind ${String(wire)}`);
+  }
+  return name;
+}
+
+/**
+ * Return the domain form of a decoded wfstore.v1.StateEvent.
+ * @param {object} message
+ * @returns {{kind: 'saved'|'deleted', workflowId: string, version: string, state: object|null,
+ *   resumeToken: string}}
+ */
+function decodeEvent(message) {
+  return {
+    kind: eventKindFromWire(message.kind),
+    workflowId: message.workflow_id,
+    version: message.version,
+    state: message.state === null ? null : decodeContext(message.state),
+    resumeToken: message.resume_token,
+  };
+}
+
+/**
+ * The changes to stored states, as an async iterator of events (see WfstoreClient.watchStates):
+ *
+ *     const watch = client.watchStates({ prefix: 'nightly-' });
+ *     for await (const event of watch) console.log(event.kind, event.workflowId, event.version);
+ *
+ * Each event is `{kind: 'saved'|'deleted', workflowId, version, state, resumeToken}`: version is
+ * a decimal string (int64), state the saved state or null (deletes, idsOnly watches, and saves
+ * that a later save replaced before the event was sent: the later event follows).
+ *
+ * The stream is read only as fast as the events are taken, so a slow consumer makes the
+ * daemon cut the stream off (UNAVAILABLE). When the stream ends with UNAVAILABLE, or the daemon
+ * ends it, the watch opens it again from the last token received, after a short backoff: no
+ * change is missed or seen twice, across daemon restarts. Any other status rejects `next()`
+ * with a WfstoreError and ends the watch; OUT_OF_RANGE (the token is too old) with a
+ * WatchExpiredError. `resumeToken` is the position after the last event taken, or after the
+ * last bookmark once every event before it was taken: pass it to a later watch to go on from
+ * there. `close()` (or leaving a `for await` loop) cancels the stream.
+ */
+class StateWatch {
+  #stub;
+  #metadata;
+  #request;
+  #startAttempts;
+  #token;
+  #wireToken;
+  #started = false;
+  #closed = false;
+  #call = null;
+  #wake = null;
+  #early = [];
+  #source;
+  #onClose;
+
+  /**
+   * @param {grpc.Client} stub the StateService stub
+   * @param {grpc.Metadata} metadata sent with every stream
+   * @param {{prefix: string, workflow_id: string, resume_token: string, ids_only: boolean}}
+   *   request the wire request; its resume_token is replaced on every reopening
+   * @param {{startAttempts: number, onClose: function(): void}} options how often to try to
+   *   open the stream before the daemon first answers, and what to call once closed
+   */
+  constructor(stub, metadata, request, { startAttempts, onClose }) {
+    this.#stub = stub;
+    this.#metadata = metadata;
+    this.#request = request;
+    this.#startAttempts = startAttempts;
+    this.#token = request.resume_token;
+    this.#wireToken = request.resume_token;
+    this.#onClose = onClose;
+    this.#source = this.#replies();
+  }
+
+  /** The token after the last event taken (or the last bookmark after it); '' before any. */
+  get resumeToken() {
+    return this.#token;
+  }
+
+  /** Whether the watch has ended: closed, or failed with an error. */
+  get closed() {
+    return this.#closed;
+  }
+
+  /**
+   * Wait until the daemon has answered (its first reply is a bookmark) and resolve with the
+   * token where the watch starts. Changes committed after this resolves are all seen. Rejects
+   * as `next()` does: a bad argument, an expired token, no daemon after a few attempts.
+   * @returns {Promise<string>}
+   */
+  async ready() {
+    if (!this.#started && !this.#closed) {
+      const item = await this.#pull();
+      if (item?.event) this.#early.push(item.event);
+      else if (item) this.#token = item.token;
+    }
+    return this.#token;
+  }
+
+  /** @returns {Promise<IteratorResult<object>>} the next event; done once closed */
+  async next() {
+    for (;;) {
+      if (this.#early.length > 0) {
+        const event = this.#early.shift();
+        this.#token = event.resumeToken;
+        return { value: event, done: false };
+      }
+      if (this.#closed) return { value: undefined, done: true };
+      const item = await this.#pull();
+      if (item === null) return { value: undefined, done: true };
+      if (item.event) {
+        this.#token = item.event.resumeToken;
+        return { value: item.event, done: false };
+      }
+      this.#token = item.token;
+    }
+  }
+
+  /** Close the watch (a `for await` loop that breaks calls this). */
+  async return() {
+    this.close();
+    return { value: undefined, done: true };
+  }
+
+  [Symbol.asyncIterator]() {
+    return this;
+  }
+
+  /** Stop watching and cancel the stream; idempotent. A pending `next()` resolves as done. */
+  close() {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#call?.cancel();
+    this.#wake?.();
+    this.#onClose();
+  }
+
+  /** Return the next event or bookmark of the stream, or null once closed. */
+  async #pull() {
+    try {
+      const { value, done } = await this.#source.next();
+      return done ? null : value;
+    } catch (error) {
+      this.close();
+      throw error;
+    }
+  }
+
+  /** Yield `{event}` and `{token}` (bookmarks), opening the stream again when it breaks. */
+  async *#replies() {
+    let failures = 0;
+    while (!this.#closed) {
+      const call = this.#stub.Watch(
+        { ...this.#request, resume_token: this.#wireToken },
+        this.#metadata,
+      );
+      this.#call = call;
+      let pause = WATCH_BACKOFF_MS[0]; // the daemon ended the stream: open it again soon
+      try {
+        for await (const reply of call) {
+          failures = 0;
+          this.#started = true;
+          // Every event of a reply is yielded before the next reply is read, so a stream that
+          // breaks after this reply resumes after all of them.
+          this.#wireToken = reply.resume_token || this.#wireToken;
+          if (reply.events.length === 0) yield { token: this.#wireToken };
+          for (const event of reply.events) yield { event: decodeEvent(event) };
+        }
+      } catch (error) {
+        if (this.#closed) return;
+        if (typeof error?.code !== 'number') throw error;
+        failures += 1;
+        const resumable = RESUMABLE_CODES.includes(error.code);
+        if (!resumable || (!this.#started && failures >= this.#startAttempts)) {
+          throw WfstoreError.fromServiceError(error, 'StateService.Watch');
+        }
+        pause = WATCH_BACKOFF_MS[Math.min(failures, WATCH_BACKOFF_MS.length) - 1];
+      } finally {
+        this.#call = null;
+        call.cancel();
+      }
+      await new Promise((resolve) => {
+        const timer = setTimeout(resolve, pause);
+        this.#wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.#wake = null;
+    }
+  }
+}
+
 // --- the client ----------------------------------------------------------------------------
 
 /** A connection to wfstored, with the StateService and HistoryService calls as promises. */
@@ -614,6 +862,7 @@ class WfstoreClient {
     if (token !== undefined) this.metadata.set('authorization', `Bearer ${token}`);
     this.target = target;
     this.timeoutMs = timeoutMs;
+    this.watches = new Set();
     this.stubs = { state: new StateService(target, credentials, options) };
     // Both stubs share one channel, as the Python client does.
     this.stubs.history = new HistoryService(target, credentials, {
@@ -636,9 +885,7 @@ class WfstoreClient {
       const deadline = new Date(Date.now() + this.timeoutMs);
       stub[method](request, this.metadata, { deadline }, (error, reply) => {
         if (error) {
-          const code = grpc.status[error.code] ?? String(error.code);
-          const conflict = code === 'ABORTED' ? versionConflictOf(error.metadata) : null;
-          reject(new WfstoreError(code, error.details, name, conflict));
+          reject(WfstoreError.fromServiceError(error, name));
         } else {
           resolve(reply);
         }
@@ -734,6 +981,73 @@ class WfstoreClient {
   }
 
   /**
+   * Watch the saves and deletes of the ids that start with `prefix` (every id when empty), or
+   * of one id; see StateWatch for the events and how the watch resumes by itself. The stream
+   * opens at once; `await watch.ready()` waits for the daemon's first answer.
+   * @param {{prefix?: string, workflowId?: string, resumeToken?: string, idsOnly?: boolean,
+   *   startAttempts?: number}} [options] what to watch (a prefix or one workflowId, not both),
+   *   where to start (a token from an event or a watch's `resumeToken`; default: from now on),
+   *   whether to leave the states out of the events, and how many times to try opening the
+   *   stream before the daemon first answers (default 5)
+   * @returns {StateWatch}
+   */
+  watchStates({
+    prefix = '',
+    workflowId = '',
+    resumeToken = '',
+    idsOnly = false,
+    startAttempts = 5,
+  } = {}) {
+    const request = {
+      prefix,
+      workflow_id: workflowId,
+      resume_token: resumeToken,
+      ids_only: Boolean(idsOnly),
+    };
+    const watch = new StateWatch(this.stubs.state, this.metadata, request, {
+      startAttempts,
+      onClose: () => this.watches.delete(watch),
+    });
+    this.watches.add(watch);
+    return watch;
+  }
+
+  /**
+   * Resolve with `{state, version}` of a workflow id once `predicate(state)` holds: for the
+   * state stored now, or for one saved later (seen through a watch opened before the first
+   * read, so no save in between is missed). Rejects with a DEADLINE_EXCEEDED WfstoreError if
+   * that does not happen within `timeoutMs`.
+   * @param {string} workflowId
+   * @param {function(object): boolean} predicate called with a state (see decodeContext)
+   * @param {{timeoutMs?: number}} [options] default: 60 s
+   * @returns {Promise<{state: object, version: string}>}
+   */
+  async waitForState(workflowId, predicate, { timeoutMs = 60_000 } = {}) {
+    const watch = this.watchStates({ workflowId });
+    const timer = setTimeout(() => watch.close(), timeoutMs);
+    try {
+      await watch.ready();
+      const stored = await this.getState(workflowId);
+      if (stored !== null && predicate(stored.state)) return stored;
+      let seen = BigInt(stored?.version ?? 0);
+      for await (const { kind, version, state } of watch) {
+        if (kind !== 'saved' || state === null || BigInt(version) <= seen) continue;
+        seen = BigInt(version);
+        if (predicate(state)) return { state, version };
+      }
+    } finally {
+      clearTimeout(timer);
+      watch.close();
+    }
+    throw new WfstoreError(
+      'DEADLINE_EXCEEDED',
+      `the state of ${JSON.stringify(workflowId)} did not satisfy the condition within ` +
+        `${timeoutMs} ms`,
+      'waitForState',
+    );
+  }
+
+  /**
    * Record one finished run; the same id with identical content again is a no-op.
    * @param {object} record
    * @returns {Promise<void>}
@@ -806,8 +1120,9 @@ class WfstoreClient {
     return reply.deleted_count;
   }
 
-  /** Close the channel. */
+  /** End every watch and close the channel. */
   close() {
+    for (const watch of [...this.watches]) watch.close();
     this.stubs.history.close();
     this.stubs.state.close();
   }
@@ -817,9 +1132,13 @@ module.exports = {
   LOADER_OPTIONS,
   PROTO_FILES,
   PROTO_ROOT,
+  StateWatch,
+  WATCH_BACKOFF_MS,
+  WatchExpiredError,
   WfstoreClient,
   WfstoreError,
   decodeContext,
+  decodeEvent,
   durationFromSeconds,
   encodeContext,
   encodeFilter,

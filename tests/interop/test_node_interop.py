@@ -4,7 +4,8 @@
 repo's ``protos/``) is run as a subprocess against a real daemon, over TCP and over the Unix
 socket. Whatever one side writes, the other reads back field by field: rich execution states,
 history records, int64 values beyond 2^53, nanosecond times, pages and page tokens, and the
-status codes of failed calls.
+status codes of failed calls. A Node watch sees exactly the changes Python makes, resumes from
+its tokens and across a daemon restart.
 
 These tests skip only when ``node`` is not on PATH or ``examples/node-worker/node_modules``
 is missing (``cd examples/node-worker && npm ci``). CI runs ``npm ci`` first and should set
@@ -15,9 +16,12 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import shutil
 import subprocess
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, timedelta
 from pathlib import Path
@@ -373,6 +377,7 @@ ERROR_CASES = [
     ErrorCase("record-conflict", ("conflict-{t}",), "ALREADY_EXISTS", "already exists with differ"),
     ErrorCase("save-nan", ("nan-run-{t}",), "INVALID_ARGUMENT", "inputs['ratio']: nan is not a"),
     ErrorCase("bad-page-token", (), "INVALID_ARGUMENT", "invalid page_token"),
+    ErrorCase("watch-bad-selector", (), "INVALID_ARGUMENT", "a prefix or one workflow id"),
 ]
 
 
@@ -578,3 +583,240 @@ def test_versions_and_conflicts_read_the_same_from_node(
     }
     assert node(target, "delete-if", workflow_id, str(second)) == {"deleted": workflow_id}
     assert py.state.get(workflow_id) is None
+
+
+def test_a_node_coordinator_waits_for_its_child_by_watching(
+    target: str, py: Client, transport: str
+) -> None:
+    coordinator, child = f"coordinator-{transport}", f"child-{transport}"
+    worker = WORKER_DIR / "worker.js"
+    assert NODE is not None
+    with subprocess.Popen(
+        [NODE, str(worker), target, coordinator, "--child", child],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as waiting:
+        try:
+            # The coordinator saves its "child" step as running, then watches the child.
+            py.state.wait_for(coordinator, lambda state: state.current_step == "child", 10)
+            finished_child = node(target, child, script=worker)
+            out, err = waiting.communicate(timeout=20)
+        finally:
+            waiting.kill()
+    assert waiting.returncode == 0, f"worker.js --child exited {waiting.returncode}:\n{err}"
+    summary = json.loads(out)
+    assert (summary["status"], summary["steps"]) == ("completed", ["child", "count", "fetch"])
+    state = py.state.load(coordinator)
+    assert state is not None
+    assert state.inputs == {"limit": 2, "note": "from Node", "child": child}
+    assert state.states["child"].status is ExecutionStatus.COMPLETED
+    assert state.states["child"].data == {
+        "workflow_id": child,
+        "status": "completed",
+        "version": finished_child["version"],
+    }
+
+
+# --- watch ---------------------------------------------------------------------------------
+
+Change = tuple[str, str, int, bool, str | None]
+"""An event as compared here: kind, workflow id, version, whether it has a state, its status."""
+
+
+class NodeWatch:
+    """``interop.js watch`` running in the background; its JSON lines are read as they come."""
+
+    def __init__(self, target: str, *args: str) -> None:
+        assert NODE is not None
+        self.process = subprocess.Popen(
+            [NODE, str(INTEROP), target, "watch", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self._lines: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self._lines.put(json.loads(line))
+        self._lines.put(None)
+
+    def line(self, kind: str, timeout: float = 10) -> dict[str, Any]:
+        """Return the next line printed, which must be of type ``kind``."""
+        try:
+            got = self._lines.get(timeout=timeout)
+        except queue.Empty:
+            self.process.kill()
+            _, err = self.process.communicate(timeout=10)
+            pytest.fail(f"node watch printed no {kind} line within {timeout}s:\n{err}")
+        if got is None:
+            _, err = self.process.communicate(timeout=10)
+            pytest.fail(f"node watch exited {self.process.returncode} before a {kind} line:\n{err}")
+        assert got["type"] == kind, got
+        return got
+
+    def ready(self) -> str:
+        """Wait until the watch has started; return the token it starts at."""
+        return str(self.line("ready")["resumeToken"])
+
+    def event(self) -> dict[str, Any]:
+        """Return the next event Node printed."""
+        return self.line("event")
+
+    def changes(self, count: int) -> list[Change]:
+        """Return the next ``count`` events, as compared here."""
+        return [change_of(self.event()) for _ in range(count)]
+
+    def done(self) -> str:
+        """Wait for the last line and a clean exit; return the watch's final token."""
+        token = str(self.line("done")["resumeToken"])
+        _, err = self.process.communicate(timeout=10)
+        assert self.process.returncode == 0, err
+        return token
+
+    def stop(self) -> None:
+        """Kill the watcher if it still runs."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.communicate(timeout=10)
+
+
+@contextmanager
+def node_watch(target: str, *args: str) -> Iterator[NodeWatch]:
+    """Run ``interop.js watch`` with ``args`` for the block."""
+    watch = NodeWatch(target, *args)
+    try:
+        yield watch
+    finally:
+        watch.stop()
+
+
+def change_of(event: dict[str, Any]) -> Change:
+    """Read an event line; versions arrive as exact decimal strings."""
+    assert isinstance(event["version"], str)
+    return (
+        event["kind"],
+        event["workflowId"],
+        int(event["version"]),
+        event["hasState"],
+        event["status"],
+    )
+
+
+def saved(py: Client, workflow_id: str, status: ExecutionStatus) -> Change:
+    """Save a state with ``status`` from Python; return the event a watcher must see."""
+    version = py.state.save(ExecutionContext(workflow_id=workflow_id, status=status))
+    return ("saved", workflow_id, version, True, status.value)
+
+
+def deleted(py: Client, workflow_id: str) -> Change:
+    """Delete a state from Python; return the event (its version is one past the removed one)."""
+    stored = py.state.get(workflow_id)
+    assert stored is not None
+    py.state.delete(workflow_id)
+    return ("deleted", workflow_id, stored.version + 1, False, None)
+
+
+def by_id(changes: list[Change]) -> dict[str, list[Change]]:
+    """Group changes by id: only one id's changes are ordered (by version) across stripes."""
+    grouped: dict[str, list[Change]] = {}
+    for change in changes:
+        grouped.setdefault(change[1], []).append(change)
+    return grouped
+
+
+def test_node_watches_python_changes_and_resumes_from_its_tokens(
+    target: str, py: Client, transport: str
+) -> None:
+    prefix = f"watch-{transport}-"
+    a, b, c = f"{prefix}live-a", f"{prefix}live-b", f"{prefix}live-c"
+    d = f"{prefix}later-d"
+    live: list[Change] = []
+    tokens: list[str] = []
+    with node_watch(target, "--prefix", f"{prefix}live-", "--count", "5") as watch:
+        watch.ready()
+        # One change at a time, each seen before the next, so every save still has its state.
+        for change in (
+            lambda: saved(py, a, ExecutionStatus.RUNNING),
+            lambda: saved(py, b, ExecutionStatus.PENDING),
+            lambda: saved(py, a, ExecutionStatus.COMPLETED),
+            lambda: deleted(py, b),
+            lambda: saved(py, c, ExecutionStatus.FAILED),
+        ):
+            py.state.save(ExecutionContext(workflow_id=f"other-{transport}"))  # not watched
+            live.append(change())
+            event = watch.event()
+            assert change_of(event) == live[-1]
+            tokens.append(event["resumeToken"])
+        assert watch.done() == tokens[-1]
+    # Made while no one watches d (a stream just cancelled may still be read for a moment, so
+    # not under the prefix watched so far): its first save is replaced before any event for it
+    # is sent.
+    d_failed = saved(py, d, ExecutionStatus.FAILED)
+    d_cancelled = saved(py, d, ExecutionStatus.CANCELLED)
+
+    # From the token of the second event, on a wider prefix (a token is a point in the store's
+    # changes, whatever was watched): the three changes after it, then the two made since; d's
+    # first save comes without its state. Only one id's changes are ordered: different ids may
+    # come in any order.
+    _, _, a_completed, b_deleted, c_failed = live
+    resume = ("--resume-token", tokens[1])
+    with node_watch(target, "--prefix", prefix, *resume, "--count", "5") as watch:
+        watch.ready()
+        replayed = watch.changes(5)
+        end = watch.done()
+    assert by_id(replayed) == {
+        a: [a_completed],
+        b: [b_deleted],
+        c: [c_failed],
+        d: [(*d_failed[:3], False, None), d_cancelled],
+    }
+
+    # From the end of that run, ids only: nothing before that token comes again.
+    resume = ("--resume-token", end, "--ids-only")
+    with node_watch(target, "--prefix", prefix, *resume, "--count", "2") as watch:
+        watch.ready()
+        a_deleted = deleted(py, a)
+        assert watch.changes(1) == [a_deleted]
+        b_running = saved(py, b, ExecutionStatus.RUNNING)
+        assert watch.changes(1) == [(*b_running[:3], False, None)]
+        watch.done()
+
+
+def test_a_node_watch_resumes_across_a_daemon_restart(tmp_path: Path) -> None:
+    """The daemon stops (UNAVAILABLE) and starts again on its data and port: nothing is lost."""
+    data = tmp_path / "data"
+    with serving(data, unix=False) as first:
+        port = int(first.tcp_target.rsplit(":", 1)[1])
+        with node_watch(first.tcp_target, "--prefix", "r-", "--count", "4") as watch:
+            watch.ready()
+            with first.client(timeout=10) as py:
+                a_saved = saved(py, "r-a", ExecutionStatus.RUNNING)
+                assert watch.changes(1) == [a_saved]
+            assert first.stop() == 0
+            with serving(data, unix=False, tcp_port=port) as second, second.client() as py:
+                b_saved = saved(py, "r-b", ExecutionStatus.PENDING)  # likely before Node is back
+                a_deleted = deleted(py, "r-a")
+                after = watch.changes(2)
+                c_saved = saved(py, "r-c", ExecutionStatus.COMPLETED)  # after it is back
+                assert watch.changes(1) == [c_saved]
+                watch.done()
+    assert by_id(after) == {"r-b": [b_saved], "r-a": [a_deleted]}
+
+
+def test_node_gets_watch_expired_for_a_token_of_another_store(
+    shared_daemon: Daemon, daemon: Daemon
+) -> None:
+    with shared_daemon.client(timeout=10) as py, py.state.watch("expired-") as watch:
+        token = watch.resume_token
+    got = node(daemon.tcp_target, "expect-error", "watch-expired", token)
+    assert (got["code"], got["name"], got["expired"]) == (
+        "OUT_OF_RANGE",
+        "WatchExpiredError",
+        True,
+    )
+    assert "another change log" in got["details"]

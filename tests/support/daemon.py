@@ -96,17 +96,19 @@ def start_daemon(
     extra: Sequence[str] = (),
     timeout: float = 20,
     tcp_host: str = "127.0.0.1",
+    tcp_port: int = 0,
     umask: int = -1,
     tls: TLS | None = None,
     client_options: Mapping[str, Any] | None = None,
 ) -> Daemon:
-    """Start wfstored on ``tcp_host``:0 (and a Unix socket) and wait until it serves.
+    """Start wfstored on ``tcp_host``:``tcp_port`` (and a Unix socket); wait until it serves.
 
+    ``tcp_port`` 0 is any free port; a given one lets a restarted daemon keep its address.
     ``umask`` is the daemon's (-1: inherited). ``tls`` and ``client_options`` are what
     :meth:`Daemon.client` passes to clients; the matching flags go in ``extra``.
     """
     socket_dir = Path(tempfile.mkdtemp(prefix="wfs-", dir="/tmp")) if unix else None
-    args = ["--data-dir", str(data_dir), "--listen", f"{tcp_host}:0"]
+    args = ["--data-dir", str(data_dir), "--listen", f"{tcp_host}:{tcp_port}"]
     unix_target = None
     if socket_dir is not None:
         unix_target = f"unix://{socket_dir}/wfstored.sock"
