@@ -155,9 +155,9 @@ class StateEvent:
     """The version the change gave the id: a save's returned version; a delete's is one more
     than the version it removed."""
     state: ExecutionContext | None
-    """The state saved at ``version``; None for deletes, for watches that asked for ids only,
-    and when a later save replaced it before the event was read (an event for that later
-    version follows)."""
+    """The state saved at ``version``; None for deletes and for watches that asked for ids only,
+    and it may be None when a later save replaced it before the event was read (an event for
+    that later version follows)."""
     resume_token: str
     """Watch with this token to see the changes after this one, on any daemon."""
 

@@ -781,8 +781,9 @@ class StateEvent(_message.Message):
     """Resume after this event."""
     @_builtins.property
     def state(self) -> Global___ExecutionContext:
-        """The state saved at that version. Unset for deletes, for ids_only watches, and when a later
-        save replaced it before the event was sent (an event for that later version follows).
+        """The state saved at that version. Unset for deletes and for ids_only watches; it may also be
+        unset when a later save replaced it before the event was read (an event for that later
+        version follows, so the last event of an id carries what is stored).
         """
 
     def __init__(

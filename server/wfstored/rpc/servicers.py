@@ -184,6 +184,7 @@ class StateServicer(state_pb2_grpc.StateServiceServicer, _Servicer):
             resume_token=request.resume_token or None,
             include_state=not request.ids_only,
         )
+        context.add_callback(watch.close)  # a cancelled call stops polling at once
         with watch:
             sent = watch.resume_token
             yield state_pb2.StateServiceWatchResponse(resume_token=sent)

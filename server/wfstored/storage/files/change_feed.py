@@ -63,6 +63,7 @@ class FileChangeFeed:
         self._wake = threading.Event()
         self._segments: dict[int, list[Segment]] = {}
         self._waiting: dict[int, tuple[int, float]] = {}  # stripe -> (position, since)
+        self._next_at: dict[int, set[int]] = {}  # stripe -> where next segments must start
         self._turn = 0
         log.committed = self._wake.set
 
@@ -153,7 +154,8 @@ class FileChangeFeed:
                 os.close(fd)
             moved, continued = self._parse(stripe, position, data, out, limit)
             if continued:
-                self._segments.pop(stripe, None)  # look for the next segment
+                self._next_at.setdefault(stripe, set()).add(moved)  # a segment starts there
+                self._segments.pop(stripe, None)
             elif moved == position or len(data) < _READ_BYTES:
                 return moved
             position = moved
@@ -215,8 +217,11 @@ class FileChangeFeed:
         Raises WatchExpiredError when the segments before it have been removed.
         """
         found = self._segments.get(stripe)
-        if found is None or (not found and segment_path(self._dir, stripe, 0).exists()):
+        waiting = position in self._next_at.get(stripe, ())
+        if found is None or waiting or (not found and segment_path(self._dir, stripe, 0).exists()):
             found = self._refresh(stripe)
+            if waiting and any(segment.start == position for segment in found):
+                self._next_at.get(stripe, set()).discard(position)  # the writer made it
         if not found:
             if position:
                 raise _expired(stripe)

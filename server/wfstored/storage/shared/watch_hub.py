@@ -7,8 +7,8 @@ or *catching up* (it resumed from an older token and reads the feed itself, in b
 its cursor falls inside the ring). A watcher in the ring that falls behind its start, because
 it reads more slowly than changes arrive, is cut off with
 :class:`~wfstore.errors.WatchLaggedError` by :meth:`Watcher.poll`; iterating a watcher resumes
-by itself (it catches up from its own cursor). Memory is bounded either way: the ring, and one
-batch per catching-up watcher.
+by itself (it catches up from its own cursor). Memory is bounded either way: the ring (whose newest
+:data:`CACHED_STATES` entries hold a loaded state), and one batch per catching-up watcher.
 """
 
 from __future__ import annotations
@@ -39,6 +39,9 @@ _log = logging.getLogger("wfstored.watch")
 
 RING_CAPACITY: Final = 4096
 """How many of the newest changes a hub keeps: how far a watcher may fall behind."""
+CACHED_STATES: Final = 256
+"""Of those, how many of the newest keep the state a watcher loaded, for the others to share;
+older entries let theirs go, so the ring's memory is bounded by this many states."""
 BATCH: Final = 512
 """Most changes read from a feed, or handed to a watcher, at once."""
 IDLE_SECONDS: Final = 5.0
@@ -158,9 +161,12 @@ class WatchHub:
 
     # --- Used by watchers ----------------------------------------------------------------------
 
-    def _released(self) -> None:
+    def _released(self, watcher: Watcher) -> None:
         with self._cond:
-            self._watchers -= 1
+            if not watcher._closed:  # noqa: SLF001 (the hub's own watcher)
+                watcher._closed = True  # noqa: SLF001
+                self._watchers -= 1
+                self._cond.notify_all()
 
     def _check_open(self) -> None:
         if self._closed:
@@ -237,6 +243,9 @@ class WatchHub:
             assert ring is not None  # noqa: S101
             for change in changes:
                 ring.entries.append(_Entry(change))
+                if len(ring.entries) > CACHED_STATES:
+                    old = ring.entries[-CACHED_STATES - 1]
+                    old.state, old.loaded = None, False
             while len(ring.entries) > self._capacity:
                 dropped = ring.entries.popleft().change
                 ring.first += 1
@@ -326,10 +335,8 @@ class Watcher:
         return self._ready.popleft()
 
     def close(self) -> None:
-        """Stop watching; idempotent."""
-        if not self._closed:
-            self._closed = True
-            self._hub._released()  # noqa: SLF001 (the hub's own watcher)
+        """Stop watching, waking a poll in progress; idempotent and thread-safe."""
+        self._hub._released(self)  # noqa: SLF001 (the hub's own watcher)
 
     def __enter__(self) -> Self:
         """Return the watcher itself."""
