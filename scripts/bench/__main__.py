@@ -43,6 +43,10 @@ COMMANDS: dict[str, Command] = {
         "scripts.bench.postgres_backend",
         "the PostgreSQL backend: through wfstored and embedded, beside direct psycopg",
     ),
+    "watch": Command(
+        "scripts.bench.watch_latency",
+        "Save-to-event latency of Watch, per backend and watcher count",
+    ),
     "soak": Command(
         "scripts.bench.soak", "SIGKILL wfstored under load many times, verifying each time"
     ),

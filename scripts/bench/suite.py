@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shutil
 import signal
 import subprocess
@@ -36,11 +34,10 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-import grpc
-
 from scripts.bench._chart import render_chart
 from scripts.bench._data import seed_data_dir
 from scripts.bench._driver import ClientPool
+from scripts.bench._machine import describe_machine
 from scripts.bench._ops import record_batch_available
 from scripts.bench._payloads import state_bytes
 from scripts.bench._peers import Peer, start_postgres, start_redis
@@ -61,30 +58,6 @@ _STARTED = time.monotonic()
 
 def _progress(line: str) -> None:
     print(f"[{time.monotonic() - _STARTED:6.1f}s] {line}", file=sys.stderr, flush=True)
-
-
-def _machine() -> dict[str, Any]:
-    """Describe the machine: CPU model, CPU count, memory (``free -g``), date (UTC)."""
-    cpu = "unknown CPU"
-    with Path("/proc/cpuinfo").open() as info:
-        for line in info:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    free = subprocess.run(["free", "-g"], capture_output=True, text=True, check=False).stdout
-    memory = next(
-        (" ".join(ln.split()[:2]) + " GiB" for ln in free.splitlines() if ln.startswith("Mem:")),
-        "?",
-    )
-    date = subprocess.run(["date", "-u"], capture_output=True, text=True, check=False).stdout
-    return {
-        "date": date.strip(),
-        "cpu": cpu,
-        "nproc": os.cpu_count(),
-        "memory": memory,
-        "python": f"Python {platform.python_version()}",
-        "grpcio": grpc.__version__,
-    }
 
 
 def _start_peers(stack: ExitStack, notes: list[str]) -> dict[str, Peer]:
@@ -169,7 +142,7 @@ def _run(stack: ExitStack, mode: Mode, args: argparse.Namespace) -> dict[str, An
             f"c={cell.spec.concurrency}: {note}"
             for note in cell.notes
         ]
-    meta = _machine()
+    meta = describe_machine()
     meta.update(
         client_processes=args.processes,
         pinned=pinned(),
