@@ -402,15 +402,19 @@ _KIND_FROM_PROTO: Final[dict[int, Literal["saved", "deleted"]]] = {
 }
 
 
-def event_to_proto(event: StateEvent) -> state_pb2.StateEvent:
-    """Return the message of a watch event."""
+def event_to_proto(
+    event: StateEvent, state: state_pb2.ExecutionContext | None = None
+) -> state_pb2.StateEvent:
+    """Return the message of a watch event; ``state``: its state, already a message."""
     message = state_pb2.StateEvent(
         kind=_KIND_TO_PROTO[event.kind],
         workflow_id=event.workflow_id,
         version=event.version,
         resume_token=event.resume_token,
     )
-    if event.state is not None:
+    if state is not None:
+        message.state.CopyFrom(state)
+    elif event.state is not None:
         message.state.CopyFrom(context_to_proto(event.state))
     return message
 

@@ -162,3 +162,14 @@ def test_a_closed_watch_ends_its_iteration(state_target: StateTarget) -> None:
     watch.close()
     watch.close()
     assert list(watch) == []
+
+
+def test_each_watcher_gets_a_state_of_its_own(state_target: StateTarget) -> None:
+    store = state_target.store
+    with store.watch() as first, store.watch() as second:
+        store.save(_state("run-1", "saved"))
+        (mine,) = take_events(first, 1)
+        assert mine.state is not None
+        mine.state.current_step = "changed by the first watcher"
+        (theirs,) = take_events(second, 1)
+    assert theirs.state == _state("run-1", "saved")

@@ -25,6 +25,7 @@ from wfstore.v1 import history_pb2, history_pb2_grpc, state_pb2, state_pb2_grpc
 
 from wfstored.rpc.drain import Drain
 from wfstored.rpc.registration import UndecodableRequest
+from wfstored.rpc.state_messages import StateMessages
 
 __all__ = ["BOOKMARK_SECONDS", "DEFAULT_MAX_WATCHERS", "HistoryServicer", "StateServicer"]
 
@@ -102,6 +103,7 @@ class StateServicer(state_pb2_grpc.StateServiceServicer, _Servicer):
         self.drain = drain
         self._max_watchers = max_watchers
         self._watch_slots = threading.BoundedSemaphore(max_watchers)
+        self._messages = StateMessages()
 
     @_state
     def Save(  # noqa: N802 (gRPC method name)
@@ -185,6 +187,9 @@ class StateServicer(state_pb2_grpc.StateServiceServicer, _Servicer):
             include_state=not request.ids_only,
         )
         context.add_callback(watch.close)  # a cancelled call stops polling at once
+        share = getattr(watch, "share_states", None)
+        if share is not None:
+            share()  # read only here: no copy of each state per stream
         with watch:
             sent = watch.resume_token
             yield state_pb2.StateServiceWatchResponse(resume_token=sent)
@@ -196,7 +201,7 @@ class StateServicer(state_pb2_grpc.StateServiceServicer, _Servicer):
                 now = time.monotonic()
                 if events:
                     sent = events[-1].resume_token
-                    yield _events_reply(events, sent)
+                    yield self._messages.reply(events, sent)
                     last = now
                     continue
                 token = watch.resume_token
@@ -206,12 +211,6 @@ class StateServicer(state_pb2_grpc.StateServiceServicer, _Servicer):
                     sent = token
                     yield state_pb2.StateServiceWatchResponse(resume_token=token)
                     last = now
-
-
-def _events_reply(events: list[Any], token: str) -> state_pb2.StateServiceWatchResponse:
-    return state_pb2.StateServiceWatchResponse(
-        events=[wire.event_to_proto(event) for event in events], resume_token=token
-    )
 
 
 class HistoryServicer(history_pb2_grpc.HistoryServiceServicer, _Servicer):

@@ -14,6 +14,7 @@ by itself (it catches up from its own cursor). Memory is bounded either way: the
 from __future__ import annotations
 
 import collections
+import copy
 import logging
 import threading
 import time
@@ -56,6 +57,8 @@ class _Entry:
     change: Change
     state: ExecutionContext | None = None
     loaded: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    """Held while the state loads, so that it loads once however many watchers want it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,6 +295,7 @@ class Watcher:
         self._pending: list[_Entry] = []
         self._ready: collections.deque[StateEvent] = collections.deque()
         self._closed = False
+        self._share_states = False
 
     @property
     def resume_token(self) -> str:
@@ -315,6 +319,14 @@ class Watcher:
             if time.monotonic() >= deadline:
                 return []
         return []
+
+    def share_states(self) -> None:
+        """Hand out the states every watcher of the hub shares, not copies of them.
+
+        For read-only consumers (the daemon turns them into messages): a caller that changes
+        a shared state changes it for every other watcher.
+        """
+        self._share_states = True
 
     def __iter__(self) -> Self:
         """Return the watcher itself."""
@@ -432,12 +444,15 @@ class Watcher:
                 continue
             self._cursor = tuple(cursor)
             self._token = ""
+            state = entry.state if self._include_state else None
+            if state is not None and not self._share_states:
+                state = copy.deepcopy(state)  # the caller's own, to change as it likes
             events.append(
                 StateEvent(
                     kind=change.kind,
                     workflow_id=change.workflow_id,
                     version=change.version,
-                    state=entry.state if self._include_state else None,
+                    state=state,
                     resume_token=self.resume_token,
                 )
             )
@@ -455,5 +470,7 @@ def _load(entry: _Entry, state_at: Callable[[str, int], ExecutionContext | None]
     """Load the state of a saved change once; every watcher of the ring shares it."""
     if entry.loaded or entry.change.kind != "saved":
         return
-    entry.state = state_at(entry.change.workflow_id, entry.change.version)
-    entry.loaded = True
+    with entry.lock:
+        if not entry.loaded:
+            entry.state = state_at(entry.change.workflow_id, entry.change.version)
+            entry.loaded = True
