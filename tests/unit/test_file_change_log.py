@@ -14,6 +14,7 @@ import pytest
 from wfstore import ExecutionContext, WatchLaggedError
 from wfstored import JSONStateStore
 from wfstored.storage.files.awf_codec import encode_state
+from wfstored.storage.files import change_feed
 from wfstored.storage.files.change_feed import SETTLE_AFTER
 from wfstored.storage.files.change_log import SEGMENT_BYTES, Intent, parse_tail
 from wfstored.storage.files.state_store import stripe_of
@@ -71,7 +72,12 @@ def test_the_next_writer_settles_a_dead_writers_intent_at_once(tmp_path: Path) -
     store.close()
 
 
-def test_another_process_store_sees_the_same_changes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("inotify", [True, False], ids=["inotify", "polling"])
+def test_another_process_store_sees_the_same_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, inotify: bool
+) -> None:
+    if not inotify:  # as on systems without inotify: the reader polls the stripes
+        monkeypatch.setattr(change_feed, "open_directory_events", lambda _: None)
     writer, reader = JSONStateStore(tmp_path), JSONStateStore(tmp_path)
     watch = reader.watch()
     versions = [writer.save(_state(f"run-{n}")) for n in range(100)]

@@ -3,9 +3,10 @@
 A cursor holds one position per stripe. Reading a stripe takes whole lines after its position
 and returns each intent whose outcome is ``+``; it stops before an intent with no outcome yet.
 If such an intent waits longer than :data:`SETTLE_AFTER` seconds its writer is taken for dead
-and the stripe is settled under its lock (see :meth:`ChangeLog.settle`). Writes by this
-process wake the feed at once; other processes' writes are found by polling each stripe's
-size every :data:`POLL_SECONDS`.
+and the stripe is settled under its lock (see :meth:`ChangeLog.settle`). On Linux, inotify
+wakes the reader when any process appends to the log (and it still looks every
+:data:`SAFETY_POLL_SECONDS`); elsewhere, writes by this process wake it at once and other
+processes' writes are found by looking at each stripe every :data:`POLL_SECONDS`.
 """
 
 from __future__ import annotations
@@ -30,13 +31,16 @@ from wfstored.storage.files.change_log import (
     segment_path,
     segments,
 )
+from wfstored.storage.files.dir_events import DirectoryEvents, open_directory_events
 from wfstored.storage.shared.change_feed import Change, Cursor, decode_token, encode_token
 from wfstored.storage.shared.os_errors import translate_os_errors
 
 __all__ = ["POLL_SECONDS", "SETTLE_AFTER", "FileChangeFeed"]
 
 POLL_SECONDS: Final = 0.02
-"""How often the stripes are looked at for changes made by other processes."""
+"""How often the stripes are looked at for other processes' changes, without inotify."""
+SAFETY_POLL_SECONDS: Final = 1.0
+"""How often they are looked at with inotify, in case a wake-up was missed."""
 SETTLE_AFTER: Final = 1.0
 """How long an intent may wait for its outcome before its writer is taken for dead."""
 _READ_BYTES: Final = 1 << 16
@@ -65,6 +69,8 @@ class FileChangeFeed:
         self._waiting: dict[int, tuple[int, float]] = {}  # stripe -> (position, since)
         self._next_at: dict[int, set[int]] = {}  # stripe -> where next segments must start
         self._turn = 0
+        self._events: DirectoryEvents | None = None
+        self._inotify = True
         log.committed = self._wake.set
 
     def head(self) -> Cursor:
@@ -95,9 +101,23 @@ class FileChangeFeed:
         return changes, tuple(cursor)
 
     def wait(self, timeout: float) -> None:
-        """Sleep until this process commits a change, or for at most POLL_SECONDS."""
-        self._wake.wait(min(timeout, POLL_SECONDS))
-        self._wake.clear()
+        """Sleep until a change may have been committed (inotify), or poll every POLL_SECONDS."""
+        events = self._directory_events()
+        if events is None:
+            self._wake.wait(min(timeout, POLL_SECONDS))
+            self._wake.clear()
+            return
+        events.wait(SAFETY_POLL_SECONDS)
+
+    def _directory_events(self) -> DirectoryEvents | None:
+        """Return the inotify watch on the log directory, made (again) if need be."""
+        if self._events is not None and self._events.broken:
+            self._events.close()
+            self._events = None
+        if self._events is None and self._inotify and self._dir.is_dir():
+            self._events = open_directory_events(self._dir)
+            self._inotify = self._events is not None
+        return self._events
 
     def state_at(self, workflow_id: str, version: int) -> ExecutionContext | None:
         """Return the id's state if its stored version is still ``version``."""
@@ -116,7 +136,10 @@ class FileChangeFeed:
         return decode_token(token, "f", self._epoch, self._stripes)
 
     def close(self) -> None:
-        """Nothing stays open between reads."""
+        """Stop the inotify watch (a later wait makes a new one)."""
+        if self._events is not None:
+            self._events.close()
+            self._events = None
 
     # --- One stripe ----------------------------------------------------------------------------
 

@@ -158,9 +158,11 @@ class WatchHub:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=10)
-        self._feed.close()
+        self._feed.close()  # wakes the thread if it waits on the feed
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=10)
+        self._feed.close()  # anything the thread opened again meanwhile
 
     # --- Used by watchers ----------------------------------------------------------------------
 
