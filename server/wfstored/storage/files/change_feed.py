@@ -71,6 +71,11 @@ class FileChangeFeed:
         self._turn = 0
         self._events: DirectoryEvents | None = None
         self._inotify = True
+        self._lock = threading.Lock()
+        self._dirty: set[int] = set()
+        """Stripes inotify said were written since they were last looked at."""
+        self._ends: dict[int, int] = {}
+        """Each stripe's end (a position) when it was last looked at."""
         log.committed = self._wake.set
 
     def head(self) -> Cursor:
@@ -107,7 +112,9 @@ class FileChangeFeed:
             self._wake.wait(min(timeout, POLL_SECONDS))
             self._wake.clear()
             return
-        events.wait(SAFETY_POLL_SECONDS)
+        names = events.wait(SAFETY_POLL_SECONDS)
+        with self._lock:
+            self._dirty.update(s for s in map(_stripe_of_name, names) if s is not None)
 
     def _directory_events(self) -> DirectoryEvents | None:
         """Return the inotify watch on the log directory, made (again) if need be."""
@@ -160,12 +167,16 @@ class FileChangeFeed:
 
     def _read_stripe(self, stripe: int, position: int, out: list[Change], limit: int) -> int:
         """Append the stripe's changes after ``position`` to ``out``; return the new position."""
+        if self._unchanged(stripe, position):
+            return position  # nothing written there since it was last looked at
         while len(out) < limit:
             segment = self._segment_at(stripe, position)
             if segment is None:
                 return position
             try:
-                if segment.path.stat().st_size == position - segment.start:
+                size = segment.path.stat().st_size
+                self._ends[stripe] = segment.start + size
+                if size == position - segment.start:
                     return position  # the common case: nothing new in this stripe
                 fd = os.open(segment.path, os.O_RDONLY | os.O_CLOEXEC)
             except FileNotFoundError:
@@ -183,6 +194,20 @@ class FileChangeFeed:
                 return moved
             position = moved
         return position
+
+    def _unchanged(self, stripe: int, position: int) -> bool:
+        """Whether inotify vouches that the stripe still ends at ``position``.
+
+        The stripe leaves the dirty set before it is looked at, so an append after the look
+        marks it again.
+        """
+        if self._events is None or position in self._next_at.get(stripe, ()):
+            return False  # no inotify, or a segment is due to start here: look
+        with self._lock:
+            if stripe in self._dirty:
+                self._dirty.discard(stripe)
+                return False
+        return self._ends.get(stripe) == position
 
     def _parse(
         self, stripe: int, position: int, data: bytes, out: list[Change], limit: int
@@ -277,6 +302,12 @@ class FileChangeFeed:
             self._segments[stripe] = found
             return found
         return []
+
+
+def _stripe_of_name(name: str) -> int | None:
+    """Return the stripe a segment's file name belongs to (None for other files)."""
+    stripe, dash, _ = name.partition("-")
+    return int(stripe) if dash and stripe.isdigit() else None
 
 
 def _expired(stripe: int) -> WatchExpiredError:

@@ -37,20 +37,19 @@ class DirectoryEvents:
         self.broken = False
         """The directory went away (or the watch failed): open a new one to go on."""
 
-    def wait(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` s for changes; return whether any came (all are taken)."""
+    def wait(self, timeout: float) -> set[str]:
+        """Wait up to ``timeout`` s for changes; return the names of the files that changed."""
         try:
             ready, _, _ = select.select([self._fd, self._wake_read], [], [], timeout)
         except (OSError, ValueError):
             self.broken = True
-            return False
+            return set()
         if self._wake_read in ready:
             self.broken = True  # closed: the waiter is to stop
-            return False
+            return set()
         if not ready:
-            return False
-        self._drain()
-        return True
+            return set()
+        return self._drain()
 
     def close(self) -> None:
         """Stop watching and wake a waiter; idempotent."""
@@ -62,20 +61,23 @@ class DirectoryEvents:
                     os.close(fd)
             self._fd = -1
 
-    def _drain(self) -> None:
+    def _drain(self) -> set[str]:
+        names: set[str] = set()
         while True:
             try:
                 data = os.read(self._fd, 65536)
             except BlockingIOError:
-                return
+                return names
             except OSError:
                 self.broken = True
-                return
+                return names
             offset = 0
             while offset + _HEADER.size <= len(data):
                 _, mask, _, size = _HEADER.unpack_from(data, offset)
                 if mask & (_IN_IGNORED | _IN_DELETE_SELF):
                     self.broken = True
+                name = data[offset + _HEADER.size : offset + _HEADER.size + size].rstrip(b"\0")
+                names.add(os.fsdecode(name))
                 offset += _HEADER.size + size
 
 
