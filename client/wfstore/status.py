@@ -7,6 +7,7 @@ Part of the kernel that the client and the daemon share: public and stable withi
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Final
 
 import grpc
 from google.protobuf import any_pb2
@@ -67,6 +68,15 @@ _ERROR_BY_STATUS: dict[grpc.StatusCode, type[StoreError]] = {
 }
 
 
+_TOO_LARGE: Final = "message larger than max"
+_MESSAGE_LIMIT_HINT: Final = (
+    "a message is over the size limit: raise the daemon's --max-message-bytes "
+    "(WFSTORE_MAX_MESSAGE_BYTES) and the client's max_message_bytes= (both default to 16 MiB), "
+    "or send and ask for less at once"
+)
+"""What a client adds to gRPC's text when a message is over either end's size limit."""
+
+
 def status_for_error(error: StoreError) -> grpc.StatusCode:
     """Return the status code the daemon answers with for a domain error."""
     for cls in type(error).__mro__:
@@ -94,6 +104,8 @@ def error_for_status(
         return UnavailableError(f"wfstored cancelled the call (is it stopping?): {details}")
     if cls is None:
         return StoreError(f"{code.name}: {details}")
+    if code is grpc.StatusCode.RESOURCE_EXHAUSTED and _TOO_LARGE in details:
+        details = f"{details}; {_MESSAGE_LIMIT_HINT}"
     return cls(details)
 
 
