@@ -404,3 +404,17 @@ def test_oversized_messages_are_refused_and_the_daemon_keeps_serving(tmp_path: P
             assert client.state.list() == ["small"]
     finally:
         assert daemon.stop() == 0, daemon.stderr()
+
+
+@pytest.mark.parametrize(("level", "logged"), [("INFO", False), ("DEBUG", True)])
+def test_a_load_of_a_missing_id_is_logged_at_debug_only(
+    tmp_path: Path, level: str, logged: bool
+) -> None:
+    daemon = start_daemon(tmp_path / "data", extra=["--log-level", level])
+    try:
+        with daemon.client(timeout=10) as client:
+            assert client.state.load("no-such-run") is None
+            client.state.save(ExecutionContext(workflow_id="after"))  # a call after the Load
+    finally:
+        assert daemon.stop() == 0, daemon.stderr()
+    assert ("NOT_FOUND" in daemon.stderr()) is logged, daemon.stderr()
