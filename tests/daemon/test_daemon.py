@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import signal
@@ -418,3 +419,11 @@ def test_a_load_of_a_missing_id_is_logged_at_debug_only(
     finally:
         assert daemon.stop() == 0, daemon.stderr()
     assert ("NOT_FOUND" in daemon.stderr()) is logged, daemon.stderr()
+
+
+def test_version_prints_the_distributions_version() -> None:
+    done = subprocess.run(
+        wfstored_command("--version"), capture_output=True, text=True, timeout=20, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"wfstored {importlib.metadata.version('wfstore')}"
