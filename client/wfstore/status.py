@@ -69,12 +69,27 @@ _ERROR_BY_STATUS: dict[grpc.StatusCode, type[StoreError]] = {
 
 
 _TOO_LARGE: Final = "message larger than max"
-_MESSAGE_LIMIT_HINT: Final = (
-    "a message is over the size limit: raise the daemon's --max-message-bytes "
-    "(WFSTORE_MAX_MESSAGE_BYTES) and the client's max_message_bytes= (both default to 16 MiB), "
-    "or send and ask for less at once"
+_DAEMON_LIMIT: Final = (
+    "the daemon's message size limit: raise wfstored --max-message-bytes "
+    "(WFSTORE_MAX_MESSAGE_BYTES, default 16 MiB), or send or ask for less at once"
 )
-"""What a client adds to gRPC's text when a message is over either end's size limit."""
+_CLIENT_LIMIT: Final = (
+    "this client's message size limit: raise Client(..., max_message_bytes=N) "
+    "(default 16 MiB), or send or ask for less at once"
+)
+_EITHER_LIMIT: Final = (
+    "a message size limit: raise wfstored --max-message-bytes or the client's "
+    "max_message_bytes= (both default to 16 MiB), or send or ask for less at once"
+)
+
+
+def _size_hint(details: str) -> str:
+    """Name the setting that raises the limit a message went over (gRPC says which end)."""
+    if "SERVER:" in details:
+        return _DAEMON_LIMIT
+    if "CLIENT:" in details:
+        return _CLIENT_LIMIT
+    return _EITHER_LIMIT
 
 
 def status_for_error(error: StoreError) -> grpc.StatusCode:
@@ -105,7 +120,7 @@ def error_for_status(
     if cls is None:
         return StoreError(f"{code.name}: {details}")
     if code is grpc.StatusCode.RESOURCE_EXHAUSTED and _TOO_LARGE in details:
-        details = f"{details}; {_MESSAGE_LIMIT_HINT}"
+        details = f"{details}; over {_size_hint(details)}"
     return cls(details)
 
 
