@@ -17,14 +17,12 @@ from tests.support.postgres import (
     running_cluster,
 )
 
-GO_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "awf-go-state"
+GO_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "awf-go-state"
 
 
 @pytest.fixture(scope="session")
 def go_fixtures() -> Path:
-    """The state files written by awf's Go JSONStore (``../shared/fixtures/awf-go-state``)."""
-    if not GO_FIXTURES.is_dir():
-        pytest.skip(f"the awf Go fixtures are not at {GO_FIXTURES}")
+    """The state files written by awf's Go JSONStore (``tests/fixtures/awf-go-state``)."""
     return GO_FIXTURES
 
 

@@ -14,6 +14,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from wfstore._retry import RetryPolicy
+from wfstore._version import distribution_version
 from wfstore.domain import (
     ConversationState,
     ExecutionContext,
@@ -85,6 +86,9 @@ __all__ = [
     "WatchExpiredError",
     "WatchLaggedError",
 ]
+
+__version__: str = distribution_version()
+"""The installed ``wfstore`` distribution's version (from its metadata)."""
 
 _LAZY = {
     "Client": "wfstore._client",

@@ -52,7 +52,8 @@ class Client:
     ``tls`` (a :class:`~wfstore.TLS`) makes the channel use TLS, with a client certificate
     for mutual TLS. ``token`` is sent as ``authorization: Bearer <token>`` with every call; it
     is refused on a plaintext channel to another machine unless ``allow_plaintext_token``.
-    Bad settings or unreadable files raise :class:`~wfstore.errors.InvalidArgumentError` here.
+    A malformed target (``http://...``, no port), bad settings or unreadable files raise
+    :class:`~wfstore.errors.InvalidArgumentError` here.
     """
 
     state: RemoteStateStore

@@ -15,6 +15,7 @@ from typing import Any, Final
 
 import grpc
 
+from wfstore._targets import check_target
 from wfstore.errors import InvalidArgumentError
 from wfstore.transport import TOKEN_PATTERN, is_loopback_host
 
@@ -72,6 +73,7 @@ def channel_security(
     A token is refused on a plaintext channel to another machine unless
     ``allow_plaintext_token``: anyone on the path could read it and reuse it.
     """
+    check_target(target)
     local = is_local_target(target)
     if tls is not None and target.startswith(_LOCAL_SCHEMES):
         raise InvalidArgumentError(

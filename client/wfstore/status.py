@@ -7,6 +7,7 @@ Part of the kernel that the client and the daemon share: public and stable withi
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Final
 
 import grpc
 from google.protobuf import any_pb2
@@ -67,6 +68,30 @@ _ERROR_BY_STATUS: dict[grpc.StatusCode, type[StoreError]] = {
 }
 
 
+_TOO_LARGE: Final = "message larger than max"
+_DAEMON_LIMIT: Final = (
+    "the daemon's message size limit: raise wfstored --max-message-bytes "
+    "(WFSTORE_MAX_MESSAGE_BYTES, default 16 MiB), or send or ask for less at once"
+)
+_CLIENT_LIMIT: Final = (
+    "this client's message size limit: raise Client(..., max_message_bytes=N) "
+    "(default 16 MiB), or send or ask for less at once"
+)
+_EITHER_LIMIT: Final = (
+    "a message size limit: raise wfstored --max-message-bytes or the client's "
+    "max_message_bytes= (both default to 16 MiB), or send or ask for less at once"
+)
+
+
+def _size_hint(details: str) -> str:
+    """Name the setting that raises the limit a message went over (gRPC says which end)."""
+    if "SERVER:" in details:
+        return _DAEMON_LIMIT
+    if "CLIENT:" in details:
+        return _CLIENT_LIMIT
+    return _EITHER_LIMIT
+
+
 def status_for_error(error: StoreError) -> grpc.StatusCode:
     """Return the status code the daemon answers with for a domain error."""
     for cls in type(error).__mro__:
@@ -94,6 +119,8 @@ def error_for_status(
         return UnavailableError(f"wfstored cancelled the call (is it stopping?): {details}")
     if cls is None:
         return StoreError(f"{code.name}: {details}")
+    if code is grpc.StatusCode.RESOURCE_EXHAUSTED and _TOO_LARGE in details:
+        details = f"{details}; over {_size_hint(details)}"
     return cls(details)
 
 

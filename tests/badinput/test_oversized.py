@@ -77,8 +77,9 @@ def test_a_reply_over_the_daemons_limit_is_resource_exhausted(small_daemon: Daem
     writer.save(ExecutionContext(workflow_id="huge", inputs={"blob": "x" * (2 * LIMIT)}))
     writer.close()
     with small_daemon.client(timeout=10) as client:
-        with pytest.raises(ResourceExhaustedError, match="Sent message larger than max"):
+        with pytest.raises(ResourceExhaustedError, match="Sent message larger than max") as caught:
             client.state.load("huge")
+        assert "raise wfstored --max-message-bytes" in str(caught.value)
         client.state.save(ExecutionContext(workflow_id="small"))
         assert client.state.load("small") == ExecutionContext(workflow_id="small")
         client.state.delete("huge")
@@ -112,10 +113,22 @@ def test_the_clients_own_limit_applies_to_what_it_sends_and_receives(daemon: Dae
         daemon.client(timeout=10) as roomy,
         daemon.client(timeout=10, max_message_bytes=4096) as tight,
     ):
-        with pytest.raises(ResourceExhaustedError, match="larger than max"):
+        with pytest.raises(ResourceExhaustedError, match="larger than max") as sent:
             tight.state.save(big)  # refused before it leaves the client
+        assert "raise Client(..., max_message_bytes=N)" in str(sent.value)
+        assert "--max-message-bytes" not in str(sent.value)
         assert roomy.state.load("big") is None
         roomy.state.save(big)
-        with pytest.raises(ResourceExhaustedError, match="larger than max"):
+        with pytest.raises(ResourceExhaustedError, match="larger than max") as received:
             tight.state.load("big")  # sent by the daemon, refused on arrival
+        assert "raise Client(..., max_message_bytes=N)" in str(received.value)
         assert tight.state.list() == ["big"]
+
+
+def test_a_request_over_the_daemons_limit_names_its_setting(small_daemon: Daemon) -> None:
+    big = ExecutionContext(workflow_id="big", inputs={"blob": "x" * (2 * LIMIT)})
+    with small_daemon.client(timeout=10) as client:
+        with pytest.raises(ResourceExhaustedError, match="Received message larger") as caught:
+            client.state.save(big)
+        assert "raise wfstored --max-message-bytes" in str(caught.value)
+        assert "max_message_bytes=" not in str(caught.value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import signal
@@ -350,6 +351,41 @@ def test_a_socket_another_daemon_serves_is_not_stolen(daemon: Daemon, tmp_path: 
         client.wait_until_ready(5)
 
 
+def test_a_socket_in_a_missing_directory_is_one_line(tmp_path: Path) -> None:
+    missing = tmp_path / "missing" / "dir" / "s.sock"
+    line = _run_and_fail("--data-dir", str(tmp_path / "data"), "--listen", f"unix://{missing}")
+    assert "does not exist" in line
+    assert "add_port" not in line
+
+
+def test_a_data_dir_that_is_a_file_is_not_a_directory(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    line = _run_and_fail("--data-dir", str(blocker), "--listen", "127.0.0.1:0")
+    assert "not a directory" in line
+
+
+def test_the_security_line_names_only_the_listeners_there_are(tmp_path: Path) -> None:
+    socket_path = Path(tempfile.mkdtemp(prefix="wfs-", dir="/tmp")) / "s.sock"
+    command = wfstored_command(
+        "--data-dir", str(tmp_path / "data"), "--listen", f"unix://{socket_path}"
+    )
+    with subprocess.Popen(command, stderr=subprocess.PIPE, text=True) as process:
+        try:
+            assert process.stderr is not None
+            lines = []
+            for line in process.stderr:
+                lines.append(line)
+                if " serving on " in line:
+                    break
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
+    security = next(line for line in lines if "security:" in line)
+    assert "TCP" not in security
+    assert "unix sockets are mode 600" in security
+
+
 def test_an_unusable_data_dir_exits_2(tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
@@ -369,3 +405,25 @@ def test_oversized_messages_are_refused_and_the_daemon_keeps_serving(tmp_path: P
             assert client.state.list() == ["small"]
     finally:
         assert daemon.stop() == 0, daemon.stderr()
+
+
+@pytest.mark.parametrize(("level", "logged"), [("INFO", False), ("DEBUG", True)])
+def test_a_load_of_a_missing_id_is_logged_at_debug_only(
+    tmp_path: Path, level: str, logged: bool
+) -> None:
+    daemon = start_daemon(tmp_path / "data", extra=["--log-level", level])
+    try:
+        with daemon.client(timeout=10) as client:
+            assert client.state.load("no-such-run") is None
+            client.state.save(ExecutionContext(workflow_id="after"))  # a call after the Load
+    finally:
+        assert daemon.stop() == 0, daemon.stderr()
+    assert ("NOT_FOUND" in daemon.stderr()) is logged, daemon.stderr()
+
+
+def test_version_prints_the_distributions_version() -> None:
+    done = subprocess.run(
+        wfstored_command("--version"), capture_output=True, text=True, timeout=20, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"wfstored {importlib.metadata.version('wfstore')}"

@@ -21,15 +21,12 @@ from wfstore.timestamps import Timestamp
 from wfstored.storage.files.awf_codec import decode_state, encode_state
 from wfstored.storage.files.go_json import format_go_float
 
-FIXTURES = Path(__file__).parents[2].parent / "shared" / "fixtures" / "awf-go-state"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "awf-go-state"
 WID = "wf-1"
 
 
 def fixture_bytes(name: str) -> bytes:
-    path = FIXTURES / name
-    if not path.is_file():
-        pytest.skip(f"the awf Go fixture {path} is not available")
-    return path.read_bytes()
+    return (FIXTURES / name).read_bytes()
 
 
 def decode_doc(document: dict[str, Any], workflow_id: str = WID) -> ExecutionContext:

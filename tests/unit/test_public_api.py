@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import pickle
 import subprocess
 import sys
@@ -52,6 +53,12 @@ def test_wfstore_exports() -> None:
     ]
     for name in wfstore.__all__:
         assert getattr(wfstore, name) is not None
+
+
+def test_wfstore_version_is_the_distributions() -> None:
+    # A dunder, so not in __all__ (``from wfstore import *`` should not bind it).
+    assert wfstore.__version__ == importlib.metadata.version("wfstore")
+    assert "__version__" not in wfstore.__all__
 
 
 def test_wfstore_aio_exports() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 import pytest
 import wfstore.errors
-from wfstore.errors import ConflictError, StoreError, UnavailableError
+from wfstore.errors import ConflictError, ResourceExhaustedError, StoreError, UnavailableError
 from wfstore.status import (
     DETAILS_KEY,
     conflict_details,
@@ -64,3 +64,25 @@ def test_aborted_without_a_version_conflict_is_not_a_conflict() -> None:
     assert conflict_from_metadata("x", None) is None
     assert conflict_from_metadata("x", [("other", b"")]) is None
     assert conflict_from_metadata("x", [(DETAILS_KEY, b"")]) is None  # a Status with no details
+
+
+@pytest.mark.parametrize(
+    ("details", "named"),
+    [
+        ("SERVER: Received message larger than max (9 vs. 8)", "wfstored --max-message-bytes"),
+        ("CLIENT: Sent message larger than max (9 vs. 8)", "Client(..., max_message_bytes=N)"),
+        ("Received message larger than max (9 vs. 8)", "or the client's max_message_bytes="),
+    ],
+)
+def test_an_oversized_message_names_the_setting_that_raises_the_limit(
+    details: str, named: str
+) -> None:
+    error = error_for_status(grpc.StatusCode.RESOURCE_EXHAUSTED, details)
+    assert isinstance(error, ResourceExhaustedError)
+    assert error.message.startswith(details)
+    assert named in error.message
+
+
+def test_other_resource_exhaustion_is_left_as_it_is() -> None:
+    error = error_for_status(grpc.StatusCode.RESOURCE_EXHAUSTED, "disk full")
+    assert error.message == "disk full"

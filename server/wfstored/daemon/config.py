@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
 
+import wfstore
 from wfstore.transport import is_loopback_host
 
 from wfstored.rpc.server import DEFAULT_SOCKET_MODE, DEFAULT_WORKERS
@@ -102,6 +103,12 @@ def _parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         prog="wfstored",
         description="Serve wfstore's execution state and history over gRPC.",
         epilog="Every flag can also be set by the environment variable shown in its help.",
+    )
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"%(prog)s {wfstore.__version__}",
+        help="print the version",
     )
     parser.add_argument(
         "--data-dir",

@@ -8,8 +8,9 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
-from importlib.metadata import PackageNotFoundError, version
 from types import FrameType
+
+import wfstore
 
 from wfstored.daemon.config import Config, ConfigError, parse_config
 from wfstored.daemon.protection import (
@@ -32,13 +33,6 @@ _SIGNAL_POLL_SECONDS = 0.2
 
 class _StartupError(Exception):
     """The daemon cannot start; the message is the one line printed."""
-
-
-def _version() -> str:
-    try:
-        return version("wfstore")
-    except PackageNotFoundError:  # pragma: no cover (running from a source tree)
-        return "unknown"
 
 
 def _rpc_options(config: Config, protection: Protection) -> RpcOptions:
@@ -79,7 +73,10 @@ def _serve(config: Config) -> int:
     _log.info(  # the last start-up line: tests and scripts wait for it
         "%s",
         serving_line(
-            f"wfstored {_version()}", running.addresses, describe_stores(config), os.getpid()
+            f"wfstored {wfstore.__version__}",
+            running.addresses,
+            describe_stores(config),
+            os.getpid(),
         ),
     )
     # Poll rather than block: the kernel may deliver the signal to one of gRPC's threads, and

@@ -47,7 +47,12 @@ def describe_protection(config: Config, protection: Protection) -> str:
         if protection.tokens
         else "no token"
     )
-    return f"TCP listeners use {tcp}; unix sockets are mode {config.socket_mode:03o}; {auth}"
+    parts = []
+    if any(not address.startswith("unix:") for address in config.listen):
+        parts.append(f"TCP listeners use {tcp}")
+    if any(address.startswith("unix:") for address in config.listen):
+        parts.append(f"unix sockets are mode {config.socket_mode:03o}")
+    return "; ".join([*parts, auth])
 
 
 def warn_about_exposure(config: Config, protection: Protection) -> None:

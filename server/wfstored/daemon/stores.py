@@ -56,6 +56,8 @@ def _prepare_data_dir(data_dir: Path) -> None:
                     mode,
                 )
             return
+        if data_dir.exists():
+            raise StoreOpenError(f"cannot use data directory {data_dir}: it is not a directory")
         make_private_dirs(data_dir)
     except OSError as exc:
         reason = exc.strerror or str(exc)

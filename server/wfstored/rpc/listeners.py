@@ -35,6 +35,7 @@ def bind(
     """
     if address.startswith("unix:"):
         path = socket_path(address)
+        _refuse_unusable_directory(path)
         _refuse_live_socket(path)
         old_umask = os.umask(0o777 & ~socket_mode)  # born with its mode, never briefly wider
         try:
@@ -92,6 +93,18 @@ def socket_path(address: str) -> str:
     """Return the file path of a ``unix:`` listen address (``unix:///abs`` or ``unix:rel``)."""
     rest = address.removeprefix("unix:")
     return "/" + rest.lstrip("/") if rest.startswith("//") else rest
+
+
+def _refuse_unusable_directory(path: str) -> None:
+    """Fail with one clear line if the socket's directory is missing or not writable.
+
+    gRPC would also fail, but it logs an error line of its own (``add_port.cc``) first.
+    """
+    directory = Path(path).parent
+    if not directory.is_dir():
+        raise ListenError(f"cannot listen on unix:{path}: directory {directory} does not exist")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise ListenError(f"cannot listen on unix:{path}: directory {directory} is not writable")
 
 
 def _refuse_live_socket(path: str) -> None:

@@ -56,7 +56,7 @@ def _translate_errors(service: str) -> Callable[[HandlerT], HandlerT]:
                 with self.drain.call(), deadline_after(context.time_remaining()):
                     return handler(self, _decoded(request), context)
             except _NotFoundError as exc:
-                _log.info("%s: NOT_FOUND: %s", name, exc)
+                _log.debug("%s: NOT_FOUND: %s", name, exc)  # a normal answer, not news
                 context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
             except ConflictError as exc:
                 _log.info("%s failed: ABORTED: %s", name, exc.message)
