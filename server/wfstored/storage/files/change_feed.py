@@ -81,14 +81,13 @@ class FileChangeFeed:
     def head(self) -> Cursor:
         """Return the cursor after every settled change in every stripe."""
         with translate_os_errors(f"reading the change log in {self._dir}"):
+            self._refresh_all()
             return tuple(self._head(stripe) for stripe in range(self._stripes))
 
     def check(self, cursor: Cursor) -> None:
         """Raise WatchExpiredError if a stripe's changes after ``cursor`` are gone."""
         with translate_os_errors(f"reading the change log in {self._dir}"):
-            found = all_segments(self._dir)
-            for stripe in range(self._stripes):
-                self._segments[stripe] = found.get(stripe, [])
+            self._refresh_all()
             for stripe, position in enumerate(cursor):
                 self._segment_at(stripe, position)
 
@@ -151,13 +150,15 @@ class FileChangeFeed:
     # --- One stripe ----------------------------------------------------------------------------
 
     def _head(self, stripe: int) -> int:
-        found = self._refresh(stripe)
+        """Return the stripe's settled end, from the segments last listed."""
+        found = self._segments.get(stripe) or []
         if not found:
             return 0
         last = found[-1]
         try:
             fd = os.open(last.path, os.O_RDONLY | os.O_CLOEXEC)
-        except FileNotFoundError:
+        except FileNotFoundError:  # rolled over and removed since the listing: list again
+            self._refresh(stripe)
             return self._head(stripe)
         try:
             size = os.fstat(fd).st_size
@@ -284,12 +285,23 @@ class FileChangeFeed:
                 holder = segment
         return holder
 
-    def _refresh(self, stripe: int) -> list[Segment]:
-        """List the stripe's segments again; WatchExpiredError if the log was made anew."""
+    def _refresh_all(self) -> None:
+        """List every stripe's segments in one scan of the directory."""
+        if not self._same_epoch():
+            return
+        try:
+            found = all_segments(self._dir)
+        except FileNotFoundError:
+            return
+        for stripe in range(self._stripes):
+            self._segments[stripe] = found.get(stripe, [])
+
+    def _same_epoch(self) -> bool:
+        """Whether the log is there (False if not); WatchExpiredError if it was made anew."""
         try:
             epoch = read_epoch(self._dir)
         except FileNotFoundError:
-            return []
+            return False
         if epoch != self._epoch:
             self._epoch = epoch
             self._segments.clear()
@@ -297,6 +309,12 @@ class FileChangeFeed:
                 f"the change log in {self._dir} was made again (the directory was removed): "
                 "list what is stored and watch anew"
             )
+        return True
+
+    def _refresh(self, stripe: int) -> list[Segment]:
+        """List the stripe's segments again; WatchExpiredError if the log was made anew."""
+        if not self._same_epoch():
+            return []
         with contextlib.suppress(FileNotFoundError):
             found = segments(self._dir, stripe)
             self._segments[stripe] = found
