@@ -26,39 +26,47 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18wfstore/v1/history.proto\x12\nwfstore.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfa\x01\n\x0f\x45xecutionRecord\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0bworkflow_id\x18\x02 \x01(\t\x12\x15\n\rworkflow_name\x18\x03 \x01(\t\x12\x0e\n\x06status\x18\x04 \x01(\t\x12\x11\n\texit_code\x18\x05 \x01(\x05\x12.\n\nstarted_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x63ompleted_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x64uration_ms\x18\x08 \x01(\x03\x12\x15\n\rerror_message\x18\t \x01(\t\"\x9b\x01\n\rHistoryFilter\x12\x15\n\rworkflow_name\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12)\n\x05since\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05limit\x18\x05 \x01(\x05\"\x87\x01\n\x0cHistoryStats\x12\x18\n\x10total_executions\x18\x01 \x01(\x03\x12\x15\n\rsuccess_count\x18\x02 \x01(\x03\x12\x14\n\x0c\x66\x61iled_count\x18\x03 \x01(\x03\x12\x17\n\x0f\x63\x61ncelled_count\x18\x04 \x01(\x03\x12\x17\n\x0f\x61vg_duration_ms\x18\x05 \x01(\x03\"J\n\x1bHistoryServiceRecordRequest\x12+\n\x06record\x18\x01 \x01(\x0b\x32\x1b.wfstore.v1.ExecutionRecord\"\x1e\n\x1cHistoryServiceRecordResponse\"P\n HistoryServiceRecordBatchRequest\x12,\n\x07records\x18\x01 \x03(\x0b\x32\x1b.wfstore.v1.ExecutionRecord\"#\n!HistoryServiceRecordBatchResponse\"m\n\x19HistoryServiceListRequest\x12)\n\x06\x66ilter\x18\x01 \x01(\x0b\x32\x19.wfstore.v1.HistoryFilter\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"c\n\x1aHistoryServiceListResponse\x12,\n\x07records\x18\x01 \x03(\x0b\x32\x1b.wfstore.v1.ExecutionRecord\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"J\n\x1dHistoryServiceGetStatsRequest\x12)\n\x06\x66ilter\x18\x01 \x01(\x0b\x32\x19.wfstore.v1.HistoryFilter\"I\n\x1eHistoryServiceGetStatsResponse\x12\'\n\x05stats\x18\x01 \x01(\x0b\x32\x18.wfstore.v1.HistoryStats\"M\n\x1cHistoryServiceCleanupRequest\x12-\n\nolder_than\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\"6\n\x1dHistoryServiceCleanupResponse\x12\x15\n\rdeleted_count\x18\x01 \x01(\x03\x32\xf3\x03\n\x0eHistoryService\x12[\n\x06Record\x12\'.wfstore.v1.HistoryServiceRecordRequest\x1a(.wfstore.v1.HistoryServiceRecordResponse\x12j\n\x0bRecordBatch\x12,.wfstore.v1.HistoryServiceRecordBatchRequest\x1a-.wfstore.v1.HistoryServiceRecordBatchResponse\x12U\n\x04List\x12%.wfstore.v1.HistoryServiceListRequest\x1a&.wfstore.v1.HistoryServiceListResponse\x12\x61\n\x08GetStats\x12).wfstore.v1.HistoryServiceGetStatsRequest\x1a*.wfstore.v1.HistoryServiceGetStatsResponse\x12^\n\x07\x43leanup\x12(.wfstore.v1.HistoryServiceCleanupRequest\x1a).wfstore.v1.HistoryServiceCleanupResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18wfstore/v1/history.proto\x12\nwfstore.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfa\x01\n\x0f\x45xecutionRecord\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0bworkflow_id\x18\x02 \x01(\t\x12\x15\n\rworkflow_name\x18\x03 \x01(\t\x12\x0e\n\x06status\x18\x04 \x01(\t\x12\x11\n\texit_code\x18\x05 \x01(\x05\x12.\n\nstarted_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x63ompleted_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x64uration_ms\x18\x08 \x01(\x03\x12\x15\n\rerror_message\x18\t \x01(\t\"\x9b\x01\n\rHistoryFilter\x12\x15\n\rworkflow_name\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12)\n\x05since\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05limit\x18\x05 \x01(\x05\"\xfc\x02\n\x0cHistoryStats\x12\x18\n\x10total_executions\x18\x01 \x01(\x03\x12\x15\n\rsuccess_count\x18\x02 \x01(\x03\x12\x14\n\x0c\x66\x61iled_count\x18\x03 \x01(\x03\x12\x17\n\x0f\x63\x61ncelled_count\x18\x04 \x01(\x03\x12\x17\n\x0f\x61vg_duration_ms\x18\x05 \x01(\x03\x12\x17\n\x0fmin_duration_ms\x18\x06 \x01(\x03\x12\x17\n\x0fmax_duration_ms\x18\x07 \x01(\x03\x12\x17\n\x0fp50_duration_ms\x18\x08 \x01(\x03\x12\x17\n\x0fp95_duration_ms\x18\t \x01(\x03\x12\x17\n\x0fp99_duration_ms\x18\n \x01(\x03\x12\x41\n\rstatus_counts\x18\x0b \x03(\x0b\x32*.wfstore.v1.HistoryStats.StatusCountsEntry\x1a\x33\n\x11StatusCountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"I\n\x11HistoryStatsGroup\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\'\n\x05stats\x18\x02 \x01(\x0b\x32\x18.wfstore.v1.HistoryStats\"J\n\x1bHistoryServiceRecordRequest\x12+\n\x06record\x18\x01 \x01(\x0b\x32\x1b.wfstore.v1.ExecutionRecord\"\x1e\n\x1cHistoryServiceRecordResponse\"P\n HistoryServiceRecordBatchRequest\x12,\n\x07records\x18\x01 \x03(\x0b\x32\x1b.wfstore.v1.ExecutionRecord\"#\n!HistoryServiceRecordBatchResponse\"m\n\x19HistoryServiceListRequest\x12)\n\x06\x66ilter\x18\x01 \x01(\x0b\x32\x19.wfstore.v1.HistoryFilter\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"c\n\x1aHistoryServiceListResponse\x12,\n\x07records\x18\x01 \x03(\x0b\x32\x1b.wfstore.v1.ExecutionRecord\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"y\n\x1dHistoryServiceGetStatsRequest\x12)\n\x06\x66ilter\x18\x01 \x01(\x0b\x32\x19.wfstore.v1.HistoryFilter\x12-\n\x08group_by\x18\x02 \x01(\x0e\x32\x1b.wfstore.v1.HistoryGrouping\"x\n\x1eHistoryServiceGetStatsResponse\x12\'\n\x05stats\x18\x01 \x01(\x0b\x32\x18.wfstore.v1.HistoryStats\x12-\n\x06groups\x18\x02 \x03(\x0b\x32\x1d.wfstore.v1.HistoryStatsGroup\"M\n\x1cHistoryServiceCleanupRequest\x12-\n\nolder_than\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\"6\n\x1dHistoryServiceCleanupResponse\x12\x15\n\rdeleted_count\x18\x01 \x01(\x03*W\n\x0fHistoryGrouping\x12 \n\x1cHISTORY_GROUPING_UNSPECIFIED\x10\x00\x12\"\n\x1eHISTORY_GROUPING_WORKFLOW_NAME\x10\x01\x32\xf3\x03\n\x0eHistoryService\x12[\n\x06Record\x12\'.wfstore.v1.HistoryServiceRecordRequest\x1a(.wfstore.v1.HistoryServiceRecordResponse\x12j\n\x0bRecordBatch\x12,.wfstore.v1.HistoryServiceRecordBatchRequest\x1a-.wfstore.v1.HistoryServiceRecordBatchResponse\x12U\n\x04List\x12%.wfstore.v1.HistoryServiceListRequest\x1a&.wfstore.v1.HistoryServiceListResponse\x12\x61\n\x08GetStats\x12).wfstore.v1.HistoryServiceGetStatsRequest\x1a*.wfstore.v1.HistoryServiceGetStatsResponse\x12^\n\x07\x43leanup\x12(.wfstore.v1.HistoryServiceCleanupRequest\x1a).wfstore.v1.HistoryServiceCleanupResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'wfstore.v1.history_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_HISTORYSTATS_STATUSCOUNTSENTRY']._loaded_options = None
+  _globals['_HISTORYSTATS_STATUSCOUNTSENTRY']._serialized_options = b'8\001'
+  _globals['_HISTORYGROUPING']._serialized_start=1793
+  _globals['_HISTORYGROUPING']._serialized_end=1880
   _globals['_EXECUTIONRECORD']._serialized_start=106
   _globals['_EXECUTIONRECORD']._serialized_end=356
   _globals['_HISTORYFILTER']._serialized_start=359
   _globals['_HISTORYFILTER']._serialized_end=514
   _globals['_HISTORYSTATS']._serialized_start=517
-  _globals['_HISTORYSTATS']._serialized_end=652
-  _globals['_HISTORYSERVICERECORDREQUEST']._serialized_start=654
-  _globals['_HISTORYSERVICERECORDREQUEST']._serialized_end=728
-  _globals['_HISTORYSERVICERECORDRESPONSE']._serialized_start=730
-  _globals['_HISTORYSERVICERECORDRESPONSE']._serialized_end=760
-  _globals['_HISTORYSERVICERECORDBATCHREQUEST']._serialized_start=762
-  _globals['_HISTORYSERVICERECORDBATCHREQUEST']._serialized_end=842
-  _globals['_HISTORYSERVICERECORDBATCHRESPONSE']._serialized_start=844
-  _globals['_HISTORYSERVICERECORDBATCHRESPONSE']._serialized_end=879
-  _globals['_HISTORYSERVICELISTREQUEST']._serialized_start=881
-  _globals['_HISTORYSERVICELISTREQUEST']._serialized_end=990
-  _globals['_HISTORYSERVICELISTRESPONSE']._serialized_start=992
-  _globals['_HISTORYSERVICELISTRESPONSE']._serialized_end=1091
-  _globals['_HISTORYSERVICEGETSTATSREQUEST']._serialized_start=1093
-  _globals['_HISTORYSERVICEGETSTATSREQUEST']._serialized_end=1167
-  _globals['_HISTORYSERVICEGETSTATSRESPONSE']._serialized_start=1169
-  _globals['_HISTORYSERVICEGETSTATSRESPONSE']._serialized_end=1242
-  _globals['_HISTORYSERVICECLEANUPREQUEST']._serialized_start=1244
-  _globals['_HISTORYSERVICECLEANUPREQUEST']._serialized_end=1321
-  _globals['_HISTORYSERVICECLEANUPRESPONSE']._serialized_start=1323
-  _globals['_HISTORYSERVICECLEANUPRESPONSE']._serialized_end=1377
-  _globals['_HISTORYSERVICE']._serialized_start=1380
-  _globals['_HISTORYSERVICE']._serialized_end=1879
+  _globals['_HISTORYSTATS']._serialized_end=897
+  _globals['_HISTORYSTATS_STATUSCOUNTSENTRY']._serialized_start=846
+  _globals['_HISTORYSTATS_STATUSCOUNTSENTRY']._serialized_end=897
+  _globals['_HISTORYSTATSGROUP']._serialized_start=899
+  _globals['_HISTORYSTATSGROUP']._serialized_end=972
+  _globals['_HISTORYSERVICERECORDREQUEST']._serialized_start=974
+  _globals['_HISTORYSERVICERECORDREQUEST']._serialized_end=1048
+  _globals['_HISTORYSERVICERECORDRESPONSE']._serialized_start=1050
+  _globals['_HISTORYSERVICERECORDRESPONSE']._serialized_end=1080
+  _globals['_HISTORYSERVICERECORDBATCHREQUEST']._serialized_start=1082
+  _globals['_HISTORYSERVICERECORDBATCHREQUEST']._serialized_end=1162
+  _globals['_HISTORYSERVICERECORDBATCHRESPONSE']._serialized_start=1164
+  _globals['_HISTORYSERVICERECORDBATCHRESPONSE']._serialized_end=1199
+  _globals['_HISTORYSERVICELISTREQUEST']._serialized_start=1201
+  _globals['_HISTORYSERVICELISTREQUEST']._serialized_end=1310
+  _globals['_HISTORYSERVICELISTRESPONSE']._serialized_start=1312
+  _globals['_HISTORYSERVICELISTRESPONSE']._serialized_end=1411
+  _globals['_HISTORYSERVICEGETSTATSREQUEST']._serialized_start=1413
+  _globals['_HISTORYSERVICEGETSTATSREQUEST']._serialized_end=1534
+  _globals['_HISTORYSERVICEGETSTATSRESPONSE']._serialized_start=1536
+  _globals['_HISTORYSERVICEGETSTATSRESPONSE']._serialized_end=1656
+  _globals['_HISTORYSERVICECLEANUPREQUEST']._serialized_start=1658
+  _globals['_HISTORYSERVICECLEANUPREQUEST']._serialized_end=1735
+  _globals['_HISTORYSERVICECLEANUPRESPONSE']._serialized_start=1737
+  _globals['_HISTORYSERVICECLEANUPRESPONSE']._serialized_end=1791
+  _globals['_HISTORYSERVICE']._serialized_start=1883
+  _globals['_HISTORYSERVICE']._serialized_end=2382
 # @@protoc_insertion_point(module_scope)

@@ -14,6 +14,7 @@ from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -24,6 +25,26 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _HistoryGrouping:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _HistoryGroupingEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_HistoryGrouping.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    HISTORY_GROUPING_UNSPECIFIED: _HistoryGrouping.ValueType  # 0
+    """No breakdown: only the overall figures."""
+    HISTORY_GROUPING_WORKFLOW_NAME: _HistoryGrouping.ValueType  # 1
+    """One group per workflow name that has a matching record."""
+
+class HistoryGrouping(_HistoryGrouping, metaclass=_HistoryGroupingEnumTypeWrapper):
+    """How GetStats breaks its figures down."""
+
+HISTORY_GROUPING_UNSPECIFIED: HistoryGrouping.ValueType  # 0
+"""No breakdown: only the overall figures."""
+HISTORY_GROUPING_WORKFLOW_NAME: HistoryGrouping.ValueType  # 1
+"""One group per workflow name that has a matching record."""
+Global___HistoryGrouping: _TypeAlias = HistoryGrouping  # noqa: Y015
 
 @_typing.final
 class ExecutionRecord(_message.Message):
@@ -133,11 +154,37 @@ class HistoryStats(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
+    @_typing.final
+    class StatusCountsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.int
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.int = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     TOTAL_EXECUTIONS_FIELD_NUMBER: _builtins.int
     SUCCESS_COUNT_FIELD_NUMBER: _builtins.int
     FAILED_COUNT_FIELD_NUMBER: _builtins.int
     CANCELLED_COUNT_FIELD_NUMBER: _builtins.int
     AVG_DURATION_MS_FIELD_NUMBER: _builtins.int
+    MIN_DURATION_MS_FIELD_NUMBER: _builtins.int
+    MAX_DURATION_MS_FIELD_NUMBER: _builtins.int
+    P50_DURATION_MS_FIELD_NUMBER: _builtins.int
+    P95_DURATION_MS_FIELD_NUMBER: _builtins.int
+    P99_DURATION_MS_FIELD_NUMBER: _builtins.int
+    STATUS_COUNTS_FIELD_NUMBER: _builtins.int
     total_executions: _builtins.int
     """How many records match."""
     success_count: _builtins.int
@@ -148,6 +195,25 @@ class HistoryStats(_message.Message):
     """How many of them have status "cancelled"."""
     avg_duration_ms: _builtins.int
     """The mean duration_ms of the matching records, truncated toward zero; 0 when none match."""
+    min_duration_ms: _builtins.int
+    """The smallest duration_ms of the matching records; 0 when none match."""
+    max_duration_ms: _builtins.int
+    """The largest duration_ms of the matching records; 0 when none match."""
+    p50_duration_ms: _builtins.int
+    """The median duration_ms. Percentiles are exact, by the nearest-rank rule: the p-th
+    percentile of N durations is the ceil(p/100 * N)-th smallest (so always a stored value);
+    0 when none match.
+    """
+    p95_duration_ms: _builtins.int
+    """The 95th percentile of duration_ms (nearest rank); 0 when none match."""
+    p99_duration_ms: _builtins.int
+    """The 99th percentile of duration_ms (nearest rank); 0 when none match."""
+    @_builtins.property
+    def status_counts(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
+        """How many matching records have each status, for every status present (statuses are free
+        text: "success", "failed", "cancelled", "timeout", ...). Statuses with no record are absent.
+        """
+
     def __init__(
         self,
         *,
@@ -156,14 +222,48 @@ class HistoryStats(_message.Message):
         failed_count: _builtins.int = ...,
         cancelled_count: _builtins.int = ...,
         avg_duration_ms: _builtins.int = ...,
+        min_duration_ms: _builtins.int = ...,
+        max_duration_ms: _builtins.int = ...,
+        p50_duration_ms: _builtins.int = ...,
+        p95_duration_ms: _builtins.int = ...,
+        p99_duration_ms: _builtins.int = ...,
+        status_counts: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["avg_duration_ms", b"avg_duration_ms", "cancelled_count", b"cancelled_count", "failed_count", b"failed_count", "success_count", b"success_count", "total_executions", b"total_executions"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["avg_duration_ms", b"avg_duration_ms", "cancelled_count", b"cancelled_count", "failed_count", b"failed_count", "max_duration_ms", b"max_duration_ms", "min_duration_ms", b"min_duration_ms", "p50_duration_ms", b"p50_duration_ms", "p95_duration_ms", b"p95_duration_ms", "p99_duration_ms", b"p99_duration_ms", "status_counts", b"status_counts", "success_count", b"success_count", "total_executions", b"total_executions"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___HistoryStats: _TypeAlias = HistoryStats  # noqa: Y015
+
+@_typing.final
+class HistoryStatsGroup(_message.Message):
+    """The figures of one group of a GetStats breakdown."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_FIELD_NUMBER: _builtins.int
+    STATS_FIELD_NUMBER: _builtins.int
+    key: _builtins.str
+    """What the group's records share: the workflow name, for HISTORY_GROUPING_WORKFLOW_NAME."""
+    @_builtins.property
+    def stats(self) -> Global___HistoryStats:
+        """The group's figures, with the same meaning as the overall ones."""
+
+    def __init__(
+        self,
+        *,
+        key: _builtins.str = ...,
+        stats: Global___HistoryStats | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["stats", b"stats"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "stats", b"stats"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HistoryStatsGroup: _TypeAlias = HistoryStatsGroup  # noqa: Y015
 
 @_typing.final
 class HistoryServiceRecordRequest(_message.Message):
@@ -319,6 +419,9 @@ class HistoryServiceGetStatsRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     FILTER_FIELD_NUMBER: _builtins.int
+    GROUP_BY_FIELD_NUMBER: _builtins.int
+    group_by: Global___HistoryGrouping.ValueType
+    """Also break the figures down by this key (unspecified: no breakdown)."""
     @_builtins.property
     def filter(self) -> Global___HistoryFilter:
         """Which records to aggregate; its limit is ignored."""
@@ -327,10 +430,11 @@ class HistoryServiceGetStatsRequest(_message.Message):
         self,
         *,
         filter: Global___HistoryFilter | None = ...,
+        group_by: Global___HistoryGrouping.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter", "group_by", b"group_by"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -343,18 +447,26 @@ class HistoryServiceGetStatsResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     STATS_FIELD_NUMBER: _builtins.int
+    GROUPS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def stats(self) -> Global___HistoryStats:
-        """The aggregates."""
+        """The aggregates over every matching record."""
+
+    @_builtins.property
+    def groups(self) -> _containers.RepeatedCompositeFieldContainer[Global___HistoryStatsGroup]:
+        """With group_by, one group per key that has a matching record, ordered by key (byte order
+        of its UTF-8); their totals add up to stats. Empty without group_by.
+        """
 
     def __init__(
         self,
         *,
         stats: Global___HistoryStats | None = ...,
+        groups: _abc.Iterable[Global___HistoryStatsGroup] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["stats", b"stats"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["stats", b"stats"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["groups", b"groups", "stats", b"stats"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -116,8 +116,10 @@ class HistoryServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetStats(self, request, context):
-        """Aggregates the records that match a filter. The filter's limit is ignored.
-        Errors: INVALID_ARGUMENT for a malformed filter. Idempotent.
+        """Aggregates the records that match a filter: counts per status and the exact mean, minimum,
+        maximum and percentiles of duration_ms; with group_by, the same figures per workflow name
+        too. The filter's limit is ignored. Errors: INVALID_ARGUMENT for a malformed filter or an
+        unknown group_by. Idempotent.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
