@@ -7,6 +7,7 @@ depends on statistics. :func:`list_query` and :func:`stats_query` are public so 
 
 from __future__ import annotations
 
+import json
 from typing import Final
 
 from wfstore.domain import HistoryFilter
@@ -77,7 +78,12 @@ def collect_stats(rows: list[Row], collector: StatsCollector) -> None:
     durations: dict[str | None, list[int]] = {}
     for key, status, count, high, low, minimum, maximum, text in rows:
         collector.add_status(key, status, count, (high, low), (minimum, maximum))
-        durations.setdefault(key, []).extend(map(int, text.split(",")))
+        # json's C parser: faster than int() per item, and no list of strings in between.
+        parsed: list[int] = json.loads(f"[{text}]")
+        if key in durations:
+            durations[key].extend(parsed)
+        else:
+            durations[key] = parsed
     everything: list[int] = []
     for key, values in durations.items():
         values.sort()
