@@ -29,9 +29,11 @@ from wfstore.domain import (
     ExecutionContext,
     ExecutionRecord,
     HistoryFilter,
+    HistoryGrouping,
     HistoryStats,
     Page,
     ServerInfo,
+    StatsBreakdown,
     StoredState,
 )
 from wfstore.errors import DeadlineExceededError
@@ -187,6 +189,19 @@ class AsyncHistoryStore(Handle):
         """
         self._check_open()
         return await self._invoker.call(ops.GET_STATS, history_filter)
+
+    async def get_stats_breakdown(
+        self,
+        history_filter: HistoryFilter | None = None,
+        *,
+        group_by: HistoryGrouping = HistoryGrouping.WORKFLOW_NAME,
+    ) -> StatsBreakdown:
+        """Return the figures of ``get_stats`` over every matching record and per group.
+
+        Groups are ordered by key (byte order of its UTF-8) and add up to the total.
+        """
+        self._check_open()
+        return await self._invoker.call(ops.GET_STATS_BREAKDOWN, history_filter, group_by)
 
     async def cleanup(self, older_than: timedelta) -> int:
         """Delete records completed before ``now - older_than``; return how many (not retried)."""

@@ -19,9 +19,11 @@ from wfstore.domain import (
     ExecutionContext,
     ExecutionRecord,
     HistoryFilter,
+    HistoryGrouping,
     HistoryStats,
     Page,
     ServerInfo,
+    StatsBreakdown,
     StoredState,
 )
 from wfstore.v1 import daemon_pb2, history_pb2, state_pb2
@@ -29,6 +31,7 @@ from wfstore.validation import (
     check_context,
     check_duration,
     check_expected_version,
+    check_grouping,
     check_page_size,
     check_record,
     check_records,
@@ -42,6 +45,7 @@ __all__ = [
     "DELETE_IF",
     "GET",
     "GET_STATS",
+    "GET_STATS_BREAKDOWN",
     "LIST_HISTORY",
     "LIST_STATES",
     "LOAD",
@@ -165,6 +169,17 @@ def _get_stats(history_filter: HistoryFilter | None = None) -> Message:
     return history_pb2.HistoryServiceGetStatsRequest(filter=wire.filter_to_proto(applied))
 
 
+def _get_stats_breakdown(
+    history_filter: HistoryFilter | None = None,
+    group_by: HistoryGrouping = HistoryGrouping.WORKFLOW_NAME,
+) -> Message:
+    applied = filter_or_default(history_filter)
+    grouping = check_grouping(group_by)
+    return history_pb2.HistoryServiceGetStatsRequest(
+        filter=wire.filter_to_proto(applied), group_by=wire.grouping_to_proto(grouping)
+    )
+
+
 def _cleanup(older_than: timedelta) -> Message:
     check_duration("older_than", older_than)
     return history_pb2.HistoryServiceCleanupRequest(older_than=wire.duration_to_proto(older_than))
@@ -251,6 +266,14 @@ GET_STATS: Operation[HistoryStats] = Operation(
     history_pb2.HistoryServiceGetStatsResponse,
     _get_stats,
     lambda reply: wire.stats_from_proto(reply.stats),
+    idempotent=True,
+)
+GET_STATS_BREAKDOWN: Operation[StatsBreakdown] = Operation(
+    "HistoryService",
+    "GetStats",
+    history_pb2.HistoryServiceGetStatsResponse,
+    _get_stats_breakdown,
+    wire.stats_reply_from_proto,
     idempotent=True,
 )
 # Not retried: a retry could report 0 for records the first attempt deleted.

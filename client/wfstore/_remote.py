@@ -13,8 +13,10 @@ from wfstore.domain import (
     ExecutionContext,
     ExecutionRecord,
     HistoryFilter,
+    HistoryGrouping,
     HistoryStats,
     Page,
+    StatsBreakdown,
     StoredState,
 )
 from wfstore.errors import StoreClosedError
@@ -196,6 +198,19 @@ class RemoteHistoryStore(Handle):
         """
         self._check_open()
         return self._invoker.call(ops.GET_STATS, history_filter)
+
+    def get_stats_breakdown(
+        self,
+        history_filter: HistoryFilter | None = None,
+        *,
+        group_by: HistoryGrouping = HistoryGrouping.WORKFLOW_NAME,
+    ) -> StatsBreakdown:
+        """Return the figures of ``get_stats`` over every matching record and per group.
+
+        Groups are ordered by key (byte order of its UTF-8) and add up to the total.
+        """
+        self._check_open()
+        return self._invoker.call(ops.GET_STATS_BREAKDOWN, history_filter, group_by)
 
     def cleanup(self, older_than: timedelta) -> int:
         """Delete records completed before ``now - older_than``; return how many.

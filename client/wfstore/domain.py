@@ -9,6 +9,7 @@ daemon share: public and stable within the ``wfstore`` distribution (import the 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -23,12 +24,15 @@ __all__ = [
     "ExecutionRecord",
     "ExecutionStatus",
     "HistoryFilter",
+    "HistoryGrouping",
     "HistoryStats",
+    "HistoryStatsGroup",
     "JSONValue",
     "LoopContext",
     "Page",
     "ServerInfo",
     "StateEvent",
+    "StatsBreakdown",
     "StepState",
     "StoreInfo",
     "StoredState",
@@ -194,15 +198,53 @@ class HistoryFilter:
     limit: int = 0
 
 
+class HistoryGrouping(StrEnum):
+    """How :meth:`HistoryStore.get_stats_breakdown` groups the matching records."""
+
+    WORKFLOW_NAME = "workflow_name"
+    """One group per workflow name."""
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class HistoryStats:
-    """Aggregates over the history records that match a filter."""
+    """Aggregates over the history records that match a filter; all exact, all 0 when none do.
+
+    Percentiles follow the nearest-rank rule: the p-th percentile of N durations is the
+    ``ceil(p / 100 * N)``-th smallest, so always a stored value.
+    """
 
     total_executions: int = 0
     success_count: int = 0
+    """Records with status ``success`` or ``completed``."""
     failed_count: int = 0
     cancelled_count: int = 0
     avg_duration_ms: int = 0
+    """The mean duration, truncated toward zero."""
+    min_duration_ms: int = 0
+    max_duration_ms: int = 0
+    p50_duration_ms: int = 0
+    p95_duration_ms: int = 0
+    p99_duration_ms: int = 0
+    status_counts: Mapping[str, int] = field(default_factory=dict)
+    """How many records have each status present (free text); absent statuses are not keys."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class HistoryStatsGroup:
+    """The figures of one group of a :class:`StatsBreakdown`."""
+
+    key: str
+    """What the group's records share (the workflow name, for ``WORKFLOW_NAME``)."""
+    stats: HistoryStats
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StatsBreakdown:
+    """The figures over every matching record and per group; the groups add up to the total."""
+
+    total: HistoryStats
+    groups: list[HistoryStatsGroup]
+    """One group per key with a matching record, ordered by key (byte order of its UTF-8)."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

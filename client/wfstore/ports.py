@@ -15,9 +15,11 @@ from wfstore.domain import (
     ExecutionContext,
     ExecutionRecord,
     HistoryFilter,
+    HistoryGrouping,
     HistoryStats,
     Page,
     StateEvent,
+    StatsBreakdown,
     StoredState,
 )
 
@@ -156,6 +158,18 @@ class HistoryStore(Protocol):
         """Return aggregates over every matching record (the filter's limit is ignored).
 
         ``None`` (or no argument) means every record.
+        """
+        ...
+
+    def get_stats_breakdown(
+        self,
+        history_filter: HistoryFilter | None = None,
+        *,
+        group_by: HistoryGrouping = HistoryGrouping.WORKFLOW_NAME,
+    ) -> StatsBreakdown:
+        """Return the figures of ``get_stats`` over every matching record and per group.
+
+        Groups are ordered by key (byte order of its UTF-8) and add up to the total.
         """
         ...
 

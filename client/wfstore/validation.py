@@ -18,6 +18,7 @@ from wfstore.domain import (
     ExecutionRecord,
     ExecutionStatus,
     HistoryFilter,
+    HistoryGrouping,
     LoopContext,
     StepState,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "check_duration",
     "check_expected_version",
     "check_filter",
+    "check_grouping",
     "check_json",
     "check_page_size",
     "check_record",
@@ -377,6 +379,20 @@ def check_filter(history_filter: object) -> None:
     check_datetime("since", history_filter.since)
     check_datetime("until", history_filter.until)
     _check_int("limit", history_filter.limit, (0, INT32_RANGE[1]))
+
+
+def check_grouping(group_by: object) -> HistoryGrouping:
+    """Return ``group_by`` as a :class:`HistoryGrouping`, or reject anything else.
+
+    A member or its string value (``"workflow_name"``) is accepted.
+    """
+    if isinstance(group_by, str):
+        try:
+            return HistoryGrouping(group_by)
+        except ValueError:
+            pass
+    known = ", ".join(repr(member.value) for member in HistoryGrouping)
+    raise InvalidArgumentError(f"group_by must be one of {known}, got {group_by!r}")
 
 
 def filter_or_default(history_filter: object) -> HistoryFilter:

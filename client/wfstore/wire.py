@@ -21,10 +21,13 @@ from wfstore.domain import (
     ExecutionRecord,
     ExecutionStatus,
     HistoryFilter,
+    HistoryGrouping,
     HistoryStats,
+    HistoryStatsGroup,
     LoopContext,
     ServerInfo,
     StateEvent,
+    StatsBreakdown,
     StepState,
     StoreInfo,
     Turn,
@@ -43,11 +46,15 @@ __all__ = [
     "event_to_proto",
     "filter_from_proto",
     "filter_to_proto",
+    "grouping_from_proto",
+    "grouping_to_proto",
     "record_from_proto",
     "record_to_proto",
     "server_info_from_proto",
     "server_info_to_proto",
     "stats_from_proto",
+    "stats_reply_from_proto",
+    "stats_reply_to_proto",
     "stats_to_proto",
 ]
 
@@ -382,6 +389,12 @@ def stats_to_proto(stats: HistoryStats) -> history_pb2.HistoryStats:
         failed_count=stats.failed_count,
         cancelled_count=stats.cancelled_count,
         avg_duration_ms=stats.avg_duration_ms,
+        min_duration_ms=stats.min_duration_ms,
+        max_duration_ms=stats.max_duration_ms,
+        p50_duration_ms=stats.p50_duration_ms,
+        p95_duration_ms=stats.p95_duration_ms,
+        p99_duration_ms=stats.p99_duration_ms,
+        status_counts=dict(stats.status_counts),
     )
 
 
@@ -393,6 +406,59 @@ def stats_from_proto(message: history_pb2.HistoryStats) -> HistoryStats:
         failed_count=message.failed_count,
         cancelled_count=message.cancelled_count,
         avg_duration_ms=message.avg_duration_ms,
+        min_duration_ms=message.min_duration_ms,
+        max_duration_ms=message.max_duration_ms,
+        p50_duration_ms=message.p50_duration_ms,
+        p95_duration_ms=message.p95_duration_ms,
+        p99_duration_ms=message.p99_duration_ms,
+        status_counts=dict(message.status_counts),
+    )
+
+
+_GROUPING_TO_PROTO: Final = {
+    None: history_pb2.HISTORY_GROUPING_UNSPECIFIED,
+    HistoryGrouping.WORKFLOW_NAME: history_pb2.HISTORY_GROUPING_WORKFLOW_NAME,
+}
+_GROUPING_FROM_PROTO: Final[dict[int, HistoryGrouping | None]] = {
+    number: grouping for grouping, number in _GROUPING_TO_PROTO.items()
+}
+
+
+def grouping_to_proto(group_by: HistoryGrouping | None) -> history_pb2.HistoryGrouping.ValueType:
+    """Return the wire number of a grouping; ``None`` (no breakdown) is UNSPECIFIED."""
+    return _GROUPING_TO_PROTO[group_by]
+
+
+def grouping_from_proto(number: int) -> HistoryGrouping | None:
+    """Return the grouping a wire number names (``None`` for UNSPECIFIED), or reject it."""
+    try:
+        return _GROUPING_FROM_PROTO[number]
+    except KeyError:
+        known = ", ".join(
+            f"{name} ({number})" for name, number in history_pb2.HistoryGrouping.items()
+        )
+        raise InvalidArgumentError(f"unknown group_by {number}; known values: {known}") from None
+
+
+def stats_reply_to_proto(breakdown: StatsBreakdown) -> history_pb2.HistoryServiceGetStatsResponse:
+    """Return the GetStats reply carrying a breakdown (its groups in their order)."""
+    return history_pb2.HistoryServiceGetStatsResponse(
+        stats=stats_to_proto(breakdown.total),
+        groups=[
+            history_pb2.HistoryStatsGroup(key=group.key, stats=stats_to_proto(group.stats))
+            for group in breakdown.groups
+        ],
+    )
+
+
+def stats_reply_from_proto(reply: history_pb2.HistoryServiceGetStatsResponse) -> StatsBreakdown:
+    """Return the breakdown a GetStats reply carries."""
+    return StatsBreakdown(
+        total=stats_from_proto(reply.stats),
+        groups=[
+            HistoryStatsGroup(key=group.key, stats=stats_from_proto(group.stats))
+            for group in reply.groups
+        ],
     )
 
 

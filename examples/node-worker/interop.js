@@ -20,6 +20,7 @@
  *   list-history <page_size> <limit> [workflow_name] [token]
  *                                     likewise for history records
  *   stats [workflow_name]             print HistoryService.GetStats
+ *   stats-by-name [status]            print GetStats grouped by workflow name
  *   cleanup <seconds>                 print HistoryService.Cleanup's deleted_count
  *   watch --count <n> [--prefix <p> | --workflow-id <id>] [--resume-token <t>] [--ids-only]
  *         [--timeout-ms <ms>]
@@ -365,6 +366,8 @@ async function run(client, scenario, args) {
     }
     case 'stats':
       return client.getStats({ workflow_name: args[0] ?? '' });
+    case 'stats-by-name':
+      return client.getStatsBreakdown({ status: args[0] ?? '' }, { groupBy: 'workflow_name' });
     case 'cleanup':
       return { deleted_count: await client.cleanup(wfstore.durationFromSeconds(args[0])) };
     case 'watch':

@@ -1106,6 +1106,23 @@ class WfstoreClient {
   }
 
   /**
+   * Return the aggregates of getStats over every matching record and per group: `total`, and
+   * `groups` ([{key, stats}], ordered by key in UTF-8 byte order, adding up to the total).
+   * @param {object} [filter] see encodeFilter (its limit is ignored)
+   * @param {{groupBy?: 'workflow_name'}} [options] what to group by (the only grouping yet)
+   * @returns {Promise<{total: object, groups: {key: string, stats: object}[]}>}
+   */
+  async getStatsBreakdown(filter = {}, { groupBy = 'workflow_name' } = {}) {
+    const groupings = { workflow_name: 'HISTORY_GROUPING_WORKFLOW_NAME' };
+    if (!Object.hasOwn(groupings, groupBy)) {
+      throw new RangeError(`groupBy must be one of ${Object.keys(groupings)}, got ${groupBy}`);
+    }
+    const request = { filter: encodeFilter(filter), group_by: groupings[groupBy] };
+    const reply = await this.call('history', 'GetStats', request);
+    return { total: reply.stats, groups: reply.groups };
+  }
+
+  /**
    * Delete the records completed before now - olderThan; resolve with how many (a string).
    * @param {{seconds: string|number|bigint, nanos?: number}} olderThan a Duration, see
    *   durationFromSeconds

@@ -27,9 +27,11 @@ from wfstore import (
     ExecutionContext,
     ExecutionRecord,
     HistoryFilter,
+    HistoryGrouping,
     HistoryStats,
     Page,
     StateWatch,
+    StatsBreakdown,
     StoredState,
     UnavailableError,
 )
@@ -128,6 +130,16 @@ class NullHistoryStore:
         """Return canned stats."""
         del history_filter
         return CANNED_STATS
+
+    def get_stats_breakdown(
+        self,
+        history_filter: HistoryFilter | None = None,
+        *,
+        group_by: HistoryGrouping = HistoryGrouping.WORKFLOW_NAME,
+    ) -> StatsBreakdown:
+        """Return the canned stats as the total, with no groups."""
+        del history_filter, group_by
+        return StatsBreakdown(total=CANNED_STATS, groups=[])
 
     def cleanup(self, older_than: timedelta) -> int:
         """Delete nothing."""

@@ -147,6 +147,12 @@ CANNED_STATS = HistoryStats(
     failed_count=97,
     cancelled_count=22,
     avg_duration_ms=61234,
+    min_duration_ms=1466,
+    max_duration_ms=2400447,
+    p50_duration_ms=60405,
+    p95_duration_ms=264172,
+    p99_duration_ms=482294,
+    status_counts={"cancelled": 22, "failed": 97, "success": 1131},
 )
 """What the ceiling's GetStats answers: a reply of the same shape as wfstored's."""
 

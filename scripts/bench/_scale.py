@@ -144,7 +144,11 @@ def _page_token(history: HistoryStore, history_filter: HistoryFilter, page: int)
 def measure_history(
     history: HistoryStore, dataset: HistoryShape, where: str, budget: float
 ) -> list[Timing]:
-    """Time the history queries: List pages (first and deep), GetStats hot, typical, all."""
+    """Time the history queries: List pages (first and deep), GetStats and its breakdown.
+
+    GetStats of the hot name (last 7 days, all time), of a typical name and of everything;
+    the breakdown by workflow name of the last 7 days.
+    """
     big = 1_000_000_000  # the filter's limit: never the one that ends the listing
     timings: list[Timing] = []
     for label, name in (("hot", LIST_NAME), ("typical", dataset.typical_name)):
@@ -160,9 +164,21 @@ def measure_history(
         deep = _repeat(partial(history.list_page, flt, PAGE_SIZE, token), budget)
         note = f"{rows} rows; reached in {walk:.0f} ms by following {number - 1} tokens"
         timings.append(Timing(f"history List, {label} name, page {number}", where, deep, note))
-    week = HistoryFilter(workflow_name=LIST_NAME, since=datetime.now(UTC) - timedelta(days=7))
+    since = datetime.now(UTC) - timedelta(days=7)
+    week = HistoryFilter(workflow_name=LIST_NAME, since=since)
     hot_stats = _repeat(lambda: history.get_stats(week), budget)
-    timings.append(Timing("GetStats, hot name, last 7 days", where, hot_stats))
+    rows = history.get_stats(week).total_executions
+    note = f"{rows} rows; with min, max, p50/p95/p99 and status counts"
+    timings.append(Timing("GetStats, hot name, last 7 days", where, hot_stats, note))
+    hot = HistoryFilter(workflow_name=LIST_NAME)
+    hot_all = _repeat(lambda: history.get_stats(hot), budget)
+    note = f"{dataset.rows_by_name[LIST_NAME]} rows"
+    timings.append(Timing("GetStats, hot name, all time", where, hot_all, note))
+    last_week = HistoryFilter(since=since)
+    breakdown = history.get_stats_breakdown(last_week)
+    grouped = _repeat(lambda: history.get_stats_breakdown(last_week), budget)
+    note = f"{breakdown.total.total_executions} rows, {len(breakdown.groups)} groups"
+    timings.append(Timing("GetStats by workflow name, last 7 days", where, grouped, note))
     typical = HistoryFilter(workflow_name=dataset.typical_name)
     typical_stats = _repeat(lambda: history.get_stats(typical), budget)
     timings.append(Timing("GetStats, typical name, all time", where, typical_stats))

@@ -11,6 +11,7 @@ runs several times, round-robin. Writes
     python -m scripts.bench            # full: about 12 minutes
     python -m scripts.bench --quick    # quick: under 2 minutes
     python -m scripts.bench --report docs/bench/latest.json   # redraw from saved results
+    python -m scripts.bench --scale-only --out /tmp/scale     # the scale phase alone
 
 (``python -m scripts.bench run ...`` is the same.)
 
@@ -120,7 +121,7 @@ def _run(stack: ExitStack, mode: Mode, args: argparse.Namespace) -> dict[str, An
     if not batches:
         notes.append("RecordBatch cells skipped: this client has no history.record_batch")
     targets = Targets(ceiling, wfstored, tmp / "daemon", tmp / "embedded", peers, pg)
-    plan = build_plan(mode, targets, batches=batches)
+    plan = [] if args.scale_only else build_plan(mode, targets, batches=batches)
     _progress(f"{len(plan)} cells x {mode.reps} rounds")
     results = run_rounds(plan, mode, targets, pool, _progress)
     if pg is not None:
@@ -161,12 +162,16 @@ def _run(stack: ExitStack, mode: Mode, args: argparse.Namespace) -> dict[str, An
 
 
 def write_outputs(doc: Doc, out_dir: Path) -> str:
-    """Write latest.json, latest.md and throughput.png into ``out_dir``; return the markdown."""
+    """Write latest.json, latest.md and throughput.png (if any cell ran) into ``out_dir``.
+
+    Returns the markdown.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "latest.json").write_text(json.dumps(doc, indent=1) + "\n")
     markdown = render_markdown(doc)
     (out_dir / "latest.md").write_text(markdown)
-    render_chart(doc, out_dir / "throughput.png")
+    if doc["cells"]:  # none with --scale-only
+        render_chart(doc, out_dir / "throughput.png")
     return markdown
 
 
@@ -182,6 +187,9 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     parser.add_argument("--processes", type=int, default=4, help="client processes (max)")
     parser.add_argument("--no-peers", action="store_true", help="skip Redis and PostgreSQL")
     parser.add_argument("--no-scale", action="store_true", help="skip the scale phase")
+    parser.add_argument(
+        "--scale-only", action="store_true", help="run the scale phase alone, no RPC cells"
+    )
     add_pin_flag(parser)
     parser.add_argument("--out", type=Path, default=OUT_DIR, help="where to write results")
     parser.add_argument("--report", type=Path, help="redraw the outputs from a latest.json")

@@ -209,6 +209,26 @@ def _expect(answer: Answer, *, valid: bool) -> None:
     assert answer.code is (Code.OK if valid else Code.INVALID_ARGUMENT), answer
 
 
+@pytest.mark.parametrize("group_by", [2, 7, -1, 2**31 - 1])
+def test_an_unknown_group_by_is_invalid_argument(channel: grpc.Channel, group_by: int) -> None:
+    # Proto3 enums are open: a newer client may send a value this daemon does not know.
+    request = history_pb2.HistoryServiceGetStatsRequest(group_by=group_by)  # type: ignore[arg-type]
+    answer = call(channel, "/wfstore.v1.HistoryService/GetStats", request)
+    assert answer.code is Code.INVALID_ARGUMENT, answer
+    assert f"unknown group_by {group_by}" in answer.details
+    assert "HISTORY_GROUPING_WORKFLOW_NAME (1)" in answer.details
+
+
+def test_a_known_group_by_is_served(channel: grpc.Channel) -> None:
+    for group_by in (
+        history_pb2.HISTORY_GROUPING_UNSPECIFIED,
+        history_pb2.HISTORY_GROUPING_WORKFLOW_NAME,
+    ):
+        request = history_pb2.HistoryServiceGetStatsRequest(group_by=group_by)
+        answer = call(channel, "/wfstore.v1.HistoryService/GetStats", request)
+        assert answer.code is Code.OK, answer
+
+
 # --- page tokens -----------------------------------------------------------------------------
 
 _HISTORY_BINDING = (

@@ -174,9 +174,24 @@ def test_history_stats_text_and_json(filled: Daemon) -> None:
     header, values = done.stdout.splitlines()[:2]
     assert header.split()[:5] == ["RUNS", "OK", "FAILED", "CANCELLED", "AVG"]
     assert values.split()[:4] == ["15", "12", "3", "0"]
+    assert "P95" in header
+    assert "statuses: failed 3, success 12" in done.stdout
     stats = json.loads(wfs(filled, "-o", "json", "history", "stats").stdout)
     assert stats["total_executions"] == 30
     assert stats["failed_count"] == 6
+    assert stats["status_counts"] == {"failed": 6, "success": 24}
+    assert stats["max_duration_ms"] == 879
+
+
+def test_history_stats_by_workflow(filled: Daemon) -> None:
+    text = wfs(filled, "history", "stats", "--by", "workflow").stdout.splitlines()
+    assert [line.split()[:2] for line in text[:4]] == [
+        ["WORKFLOW", "RUNS"], ["build", "15"], ["deploy", "15"], ["(all)", "30"],
+    ]  # fmt: skip
+    document = json.loads(wfs(filled, "-o", "json", "history", "stats", "--by", "workflow").stdout)
+    assert [g["workflow_name"] for g in document["groups"]] == ["build", "deploy"]
+    assert document["groups"][0]["failed_count"] == 3
+    assert document["total"]["total_executions"] == 30
 
 
 def test_history_cleanup_dry_run_then_yes(filled: Daemon) -> None:

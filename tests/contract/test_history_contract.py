@@ -150,6 +150,12 @@ def test_no_filter_means_every_record_and_a_limit_of_twenty(
         failed_count=8,
         cancelled_count=8,
         avg_duration_ms=12,
+        min_duration_ms=0,
+        max_duration_ms=24,
+        p50_duration_ms=12,  # rank ceil(12.5) = 13 of 0..24
+        p95_duration_ms=23,  # rank ceil(23.75) = 24
+        p99_duration_ms=24,  # rank ceil(24.75) = 25
+        status_counts={"completed": 9, "failed": 8, "cancelled": 8},
     )
 
 
@@ -213,6 +219,12 @@ def test_stats_count_and_truncate_the_mean(populated: HistoryStore) -> None:
         failed_count=3,
         cancelled_count=3,
         avg_duration_ms=sum(durations) // 12,
+        min_duration_ms=1,
+        max_duration_ms=1101,
+        p50_duration_ms=501,  # rank 6 of 12
+        p95_duration_ms=1101,  # rank ceil(11.4) = 12
+        p99_duration_ms=1101,
+        status_counts={"success": 3, "failed": 3, "cancelled": 3, "completed": 3},
     )
     build = populated.get_stats(HistoryFilter(workflow_name="build"))
     assert build.total_executions == 4

@@ -22,7 +22,7 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
@@ -503,8 +503,51 @@ def test_history_written_by_node_reads_the_same_from_python(
         failed_count=2,
         cancelled_count=2,
         avg_duration_ms=(2**53 + 1 + sum(1000 * (i + 1) for i in range(1, 7))) // 7,
+        min_duration_ms=2000,
+        max_duration_ms=2**53 + 1,
+        p50_duration_ms=5000,  # rank ceil(3.5) = 4 of 2000..7000, 2^53 + 1
+        p95_duration_ms=2**53 + 1,
+        p99_duration_ms=2**53 + 1,
+        status_counts={"success": 2, "failed": 2, "cancelled": 2, "completed": 1},
     )
-    assert stats == {name: str(value) for name, value in asdict(expected_stats).items()}
+    assert stats["status_counts"] == {
+        "success": "2",
+        "failed": "2",
+        "cancelled": "2",
+        "completed": "1",
+    }
+    assert node_stats(stats) == expected_stats
+
+
+def node_stats(stats: dict[str, Any]) -> HistoryStats:
+    """Read HistoryStats as interop.js prints them (int64 as strings, in the map too)."""
+    assert all(isinstance(value, str) for name, value in stats.items() if name != "status_counts")
+    counts = {status: int(count) for status, count in stats["status_counts"].items()}
+    numbers = {name: int(value) for name, value in stats.items() if name != "status_counts"}
+    return HistoryStats(**numbers, status_counts=counts)
+
+
+def test_a_breakdown_by_workflow_name_reads_the_same_from_node(
+    target: str, py: Client, transport: str
+) -> None:
+    status = f"by-name-{transport}"  # only this test's records have it
+    names = ["b", "a", "é", "😀", "Z"]
+    py.history.record_batch(
+        [
+            replace(
+                record(f"{status}-{n}", workflow_name=names[n % 5], status=status), duration_ms=n
+            )
+            for n in range(23)
+        ]
+    )
+    expected = py.history.get_stats_breakdown(HistoryFilter(status=status))
+    assert [group.key for group in expected.groups] == ["Z", "a", "b", "é", "😀"]  # byte order
+    from_node = node(target, "stats-by-name", status)
+    assert node_stats(from_node["total"]) == expected.total
+    assert [group["key"] for group in from_node["groups"]] == [g.key for g in expected.groups]
+    assert [node_stats(group["stats"]) for group in from_node["groups"]] == [
+        g.stats for g in expected.groups
+    ]
 
 
 def test_int64_values_written_by_python_reach_node_exactly(

@@ -27,8 +27,9 @@ CLIENT_METHOD_FOR_RPC = {
     },
 }
 # Public client methods that are not one RPC of their own: they follow pages, read what another
-# RPC returns (get: Load's state and version; wait_for: Load, then Watch), or end the handle.
-CLIENT_HELPERS = {"list", "get", "close", "wait_for"}
+# RPC returns (get: Load's state and version; wait_for: Load, then Watch; get_stats_breakdown:
+# GetStats with group_by, its groups too), or end the handle.
+CLIENT_HELPERS = {"list", "get", "close", "wait_for", "get_stats_breakdown"}
 SERVICES = [
     (state_pb2, "StateService", servicers.StateServicer, _remote.RemoteStateStore),
     (history_pb2, "HistoryService", servicers.HistoryServicer, _remote.RemoteHistoryStore),

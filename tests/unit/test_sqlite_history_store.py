@@ -511,15 +511,22 @@ def test_every_list_shape_uses_an_index_in_order(
     assert "(completed_at,id)<(?,?)" in following[0]  # seeks to the position
 
 
+@pytest.mark.parametrize("grouped", [False, True], ids=["total", "grouped"])
 @pytest.mark.parametrize("shape", SHAPES)
 def test_every_stats_shape_uses_a_covering_index(
-    store: SQLiteHistoryStore, db_path: Path, shape: str
+    store: SQLiteHistoryStore, db_path: Path, shape: str, grouped: bool
 ) -> None:
     assert store is not None
     history_filter, index = SHAPES[shape]
-    details = plan(db_path, *stats_query(history_filter))
-    assert_indexed(details, index, search=shape != "none")
-    assert "COVERING INDEX" in details[0]
+    details = plan(db_path, *stats_query(history_filter, grouped=grouped))
+    # The matching entries of the filter's index, then (unless the index is in that order
+    # already) one sort of them by key and status. The index covers the query, except for the
+    # workflow name of a breakdown when the filter names none (a table read per row: a
+    # covering index measured under 10 % faster, not worth a migration; docs/performance.md).
+    assert_indexed(details[:1], index, search=shape != "none")
+    needs_name = grouped and "name" not in index
+    assert ("COVERING INDEX" in details[0]) != needs_name
+    assert details[1:] in ([], ["USE TEMP B-TREE FOR GROUP BY"])
 
 
 def test_the_plans_name_the_expected_indexes(store: SQLiteHistoryStore, db_path: Path) -> None:
@@ -529,7 +536,8 @@ def test_the_plans_name_the_expected_indexes(store: SQLiteHistoryStore, db_path:
         (
             "SEARCH executions USING COVERING INDEX executions_by_name "
             "(workflow_name=? AND completed_at>?)"
-        )
+        ),
+        "USE TEMP B-TREE FOR GROUP BY",
     ]
     both = plan(db_path, *list_query(SHAPES["name+status"][0], limit=5))
     assert both == [

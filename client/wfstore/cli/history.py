@@ -20,7 +20,7 @@ from wfstore.cli.formatting import (
 )
 from wfstore.cli.jsonable import record_json, stats_json
 from wfstore.cli.output import output_options
-from wfstore.domain import HistoryFilter, HistoryStats
+from wfstore.domain import HistoryFilter, HistoryGrouping, HistoryStats
 from wfstore.timestamps import from_unix_nanos, to_unix_nanos
 
 if TYPE_CHECKING:
@@ -227,10 +227,7 @@ def history_stats(  # noqa: PLR0913 (one parameter per flag)
 def _breakdown(
     client: Client, wanted: HistoryFilter
 ) -> tuple[list[tuple[str, HistoryStats]], HistoryStats]:
-    get_breakdown = getattr(client.history, "get_stats_breakdown", None)
-    if get_breakdown is None:
-        raise CommandError("--by needs a client with get_stats_breakdown (the stats branch)")
-    breakdown = get_breakdown(wanted)
+    breakdown = client.history.get_stats_breakdown(wanted, group_by=HistoryGrouping.WORKFLOW_NAME)
     return [(group.key, group.stats) for group in breakdown.groups], breakdown.total
 
 
@@ -254,7 +251,7 @@ def _print_stats(
     *,
     grouped: bool,
 ) -> None:
-    columns = [c for c in _STAT_COLUMNS if hasattr(total, c[1])]  # percentiles: newer daemons
+    columns = _STAT_COLUMNS
 
     def cells(stats: HistoryStats) -> list[str]:
         return [render(getattr(stats, attribute)) for _, attribute, render in columns]
@@ -266,7 +263,7 @@ def _print_stats(
         settings.output.table(["WORKFLOW", *headers], rows)
     else:
         settings.output.table(headers, [cells(total)])
-    counts = getattr(total, "status_counts", None)
+    counts = total.status_counts
     if counts:
         listed = ", ".join(f"{name} {count}" for name, count in sorted(counts.items()))
         settings.output.line(f"statuses: {listed}")

@@ -279,10 +279,15 @@ class HistoryServicer(history_pb2_grpc.HistoryServiceServicer, _Servicer):
     def GetStats(  # noqa: N802 (gRPC method name)
         self, request: history_pb2.HistoryServiceGetStatsRequest, context: grpc.ServicerContext
     ) -> history_pb2.HistoryServiceGetStatsResponse:
-        """Aggregate matching records."""
+        """Aggregate matching records, and break them down by ``group_by`` if it is set."""
         del context
-        stats = self._store.get_stats(wire.filter_from_proto(request.filter))
-        return history_pb2.HistoryServiceGetStatsResponse(stats=wire.stats_to_proto(stats))
+        group_by = wire.grouping_from_proto(request.group_by)
+        history_filter = wire.filter_from_proto(request.filter)
+        if group_by is None:
+            stats = self._store.get_stats(history_filter)
+            return history_pb2.HistoryServiceGetStatsResponse(stats=wire.stats_to_proto(stats))
+        breakdown = self._store.get_stats_breakdown(history_filter, group_by=group_by)
+        return wire.stats_reply_to_proto(breakdown)
 
     @_history
     def Cleanup(  # noqa: N802 (gRPC method name)

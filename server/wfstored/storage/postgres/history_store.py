@@ -32,6 +32,7 @@ from wfstored.storage.postgres.queries import (
     INSERT_RETURNING,
     MERGE_STAGING,
     SELECT_BY_IDS,
+    collect_stats,
     list_query,
     stats_query,
 )
@@ -53,6 +54,7 @@ class PostgresHistoryStore(TableHistoryStore):
 
     list_query = staticmethod(list_query)
     stats_query = staticmethod(stats_query)
+    collect_stats = staticmethod(collect_stats)
 
     def __init__(
         self,
@@ -96,6 +98,9 @@ class PostgresHistoryStore(TableHistoryStore):
     def _decode(self, row: Row) -> ExecutionRecord:
         read = tuple(unescape_text(value) if isinstance(value, str) else value for value in row)
         return row_record(read, self._db.name)
+
+    def _read_text(self, stored: str) -> str:
+        return unescape_text(stored)
 
     def _stored_filter(self, history_filter: HistoryFilter) -> HistoryFilter:
         name = escape_text(history_filter.workflow_name)

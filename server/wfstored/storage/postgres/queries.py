@@ -10,15 +10,15 @@ from typing import Final
 
 from wfstore.domain import HistoryFilter
 
-from wfstored.storage.shared.history_queries import (
+from wfstored.storage.shared.history_queries import Position, listing_statement, where_clause
+from wfstored.storage.shared.history_schema import SELECT_COLUMNS, TABLE, insert_statement
+from wfstored.storage.shared.history_stats import (
     DURATION_LOW_BITS,
     DURATION_LOW_MASK,
-    SUCCESS_STATUSES,
-    Position,
-    listing_statement,
-    where_clause,
+    PERCENTILES,
+    StatsCollector,
 )
-from wfstored.storage.shared.history_schema import SELECT_COLUMNS, TABLE, insert_statement
+from wfstored.storage.shared.record_rows import Row
 
 __all__ = [
     "COPY_TO_STAGING",
@@ -27,6 +27,7 @@ __all__ = [
     "INSERT_RETURNING",
     "MERGE_STAGING",
     "SELECT_BY_IDS",
+    "collect_stats",
     "list_query",
     "stats_query",
 ]
@@ -50,7 +51,7 @@ SELECT_BY_IDS: Final = f"SELECT {SELECT_COLUMNS} FROM {TABLE} WHERE id = ANY(%s)
 """Read the rows stored under a list of ids."""
 DELETE_OLDER: Final = f"DELETE FROM {TABLE} WHERE completed_at < %s"  # noqa: S608 (constants)
 """Delete the rows completed before a time."""
-_SUCCESSES: Final = ", ".join(f"'{status}'" for status in SUCCESS_STATUSES)
+_RANKS: Final = ", ".join(f"sorted[({p} * n + 99) / 100]" for p in PERCENTILES)
 
 
 def list_query(
@@ -63,20 +64,40 @@ def list_query(
     return listing_statement(history_filter, limit=limit, after=after, placeholder="%s")
 
 
-def stats_query(history_filter: HistoryFilter) -> tuple[str, list[object]]:
+def stats_query(
+    history_filter: HistoryFilter, *, grouped: bool = False
+) -> tuple[str, list[object]]:
     """Return the SQL and parameters of the aggregates over every matching record.
 
-    The row is (count, successes, failures, cancellations, sum of the high 32 bits of the
-    durations, sum of their low 32 bits), as every backend computes it.
+    One statement, so one snapshot. Rows ``('status', key, status, count, sum of the high 32
+    bits of the durations, sum of their low 32 bits, smallest, largest)`` per key and status,
+    and ``('rank', key, NULL, count, p50, p95, p99, NULL)`` per key. The key is the workflow
+    name if ``grouped`` (plus a rank row with key NULL for the total), else NULL. Percentiles
+    pick the nearest rank from the sorted array with integer arithmetic: ``percentile_disc``
+    would agree (tests prove it) but computes its rank in floating point.
     """
     where, params = where_clause(history_filter, None, "%s")
+    key = "workflow_name" if grouped else "NULL::text"
+    ranked_by = "GROUPING SETS ((k), ())" if grouped else "k"
     sql = (
-        "SELECT COUNT(*),"  # noqa: S608 (constants and placeholders only)
-        f" COUNT(*) FILTER (WHERE status IN ({_SUCCESSES})),"
-        " COUNT(*) FILTER (WHERE status = 'failed'),"
-        " COUNT(*) FILTER (WHERE status = 'cancelled'),"
-        f" COALESCE(SUM(duration_ms >> {DURATION_LOW_BITS}), 0),"
-        f" COALESCE(SUM(duration_ms & {DURATION_LOW_MASK}), 0)"
-        f" FROM {TABLE}{where}"
+        "WITH matching AS NOT MATERIALIZED"  # noqa: S608 (constants and placeholders only)
+        f" (SELECT {key} AS k, status AS s, duration_ms AS d FROM {TABLE}{where}),"
+        " ranked AS (SELECT k, count(*) AS n, array_agg(d ORDER BY d) AS sorted"
+        f" FROM matching GROUP BY {ranked_by})"
+        " SELECT 'status', k, s, count(*),"
+        f" sum(d >> {DURATION_LOW_BITS}), sum(d & {DURATION_LOW_MASK}), min(d), max(d)"
+        " FROM matching GROUP BY k, s"
+        f" UNION ALL SELECT 'rank', k, NULL, n, {_RANKS}, NULL FROM ranked WHERE n > 0"
     )
     return sql, params
+
+
+def collect_stats(rows: list[Row], collector: StatsCollector) -> None:
+    """Feed the rows of :func:`stats_query` to ``collector``."""
+    for kind, key, status, count, first, second, third, fourth in rows:
+        if kind == "status":
+            collector.add_status(
+                key, status, int(count), (int(first), int(second)), (int(third), int(fourth))
+            )
+        else:
+            collector.set_percentiles(key, (int(first), int(second), int(third)))

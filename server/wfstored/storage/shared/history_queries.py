@@ -4,8 +4,8 @@ A filter becomes a ``WHERE`` clause over the shared schema (:func:`where_clause`
 backend's placeholder style). Listings are newest first, ordered by ``(completed_at, id)``;
 pages are keyset pages: a page token holds the ``(completed_at, id)`` of the last record
 returned and how many records the listing has returned so far, bound to the filter it was
-issued for (:func:`plan_page` reads it, :meth:`PagePlan.page` issues the next). Statistics sum
-durations in two halves that cannot overflow a 64-bit integer (:func:`stats_from_sums`).
+issued for (:func:`plan_page` reads it, :meth:`PagePlan.page` issues the next). Statistics are
+:mod:`wfstored.storage.shared.history_stats`'s job.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TypeAlias
 
-from wfstore.domain import ExecutionRecord, HistoryFilter, HistoryStats, Page
+from wfstore.domain import ExecutionRecord, HistoryFilter, Page
 from wfstore.errors import InvalidArgumentError
 
 from wfstored.storage.shared.history_schema import (
@@ -37,16 +37,12 @@ from wfstored.storage.shared.time_text import format_time, parse_time
 __all__ = [
     "DEFAULT_LIST_LIMIT",
     "DEFAULT_PAGE_SIZE",
-    "DURATION_LOW_BITS",
-    "DURATION_LOW_MASK",
     "MAX_PAGE_SIZE",
-    "SUCCESS_STATUSES",
     "PagePlan",
     "Position",
     "index_for",
     "listing_statement",
     "plan_page",
-    "stats_from_sums",
     "where_clause",
 ]
 
@@ -56,12 +52,6 @@ DEFAULT_PAGE_SIZE: Final = 100
 """The page size of ``list_page`` when the caller asks for 0."""
 MAX_PAGE_SIZE: Final = 1000
 """The largest page ``list_page`` returns, whatever the caller asks for."""
-SUCCESS_STATUSES: Final = ("success", "completed")
-"""The statuses that ``success_count`` counts."""
-DURATION_LOW_BITS: Final = 32
-"""Durations are summed as their high and low 32 bits, two sums that cannot overflow."""
-DURATION_LOW_MASK: Final = (1 << DURATION_LOW_BITS) - 1
-"""The mask of the low half of a duration."""
 
 Position: TypeAlias = tuple[str, str]
 """Where a keyset page resumes: the stored ``(completed_at, id)`` of the last record returned."""
@@ -210,26 +200,3 @@ def _read_position(
     ):
         raise InvalidArgumentError("invalid page_token: position outside the filter's range")
     return (completed_at, record_id), returned
-
-
-def stats_from_sums(sums: Sequence[int]) -> HistoryStats:
-    """Return the statistics from one row of counts and the two halves of the duration sum.
-
-    The row is (count, successes, failures, cancellations, sum of the high 32 bits of the
-    durations, sum of their low 32 bits). ``avg_duration_ms`` is the exact mean truncated
-    toward zero, 0 when nothing matches.
-    """
-    total, succeeded, failed, cancelled, high, low = sums
-    duration_sum = (high << DURATION_LOW_BITS) + low
-    average = 0
-    if total:
-        average = abs(duration_sum) // total
-        if duration_sum < 0:
-            average = -average
-    return HistoryStats(
-        total_executions=total,
-        success_count=succeeded,
-        failed_count=failed,
-        cancelled_count=cancelled,
-        avg_duration_ms=average,
-    )

@@ -13,9 +13,17 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from wfstore.domain import ExecutionRecord, HistoryFilter, HistoryStats, Page
+from wfstore.domain import (
+    ExecutionRecord,
+    HistoryFilter,
+    HistoryGrouping,
+    HistoryStats,
+    Page,
+    StatsBreakdown,
+)
 from wfstore.validation import (
     check_duration,
+    check_grouping,
     check_page_size,
     check_record,
     check_records,
@@ -24,16 +32,18 @@ from wfstore.validation import (
 
 from wfstored.storage.shared.closing import ClosingStore
 from wfstored.storage.shared.group_commit import GroupCommitter
-from wfstored.storage.shared.history_queries import (
-    DEFAULT_LIST_LIMIT,
-    Position,
-    plan_page,
-    stats_from_sums,
-)
+from wfstored.storage.shared.history_queries import DEFAULT_LIST_LIMIT, Position, plan_page
+from wfstored.storage.shared.history_stats import StatsCollector
 from wfstored.storage.shared.record_rows import Row, record_row, row_record
 from wfstored.storage.shared.time_text import cutoff_text
 
-__all__ = ["HistoryDatabase", "QueryBuilder", "StatsQueryBuilder", "TableHistoryStore"]
+__all__ = [
+    "HistoryDatabase",
+    "QueryBuilder",
+    "StatsQueryBuilder",
+    "StatsReader",
+    "TableHistoryStore",
+]
 
 
 class HistoryDatabase(Protocol):
@@ -65,21 +75,34 @@ class QueryBuilder(Protocol):
         ...
 
 
-StatsQueryBuilder = Callable[[HistoryFilter], tuple[str, list[object]]]
-"""Builds the SQL of the counts and the two halves of the duration sum."""
+class StatsQueryBuilder(Protocol):
+    """Builds the one statement of a filter's statistics, per workflow name if ``grouped``."""
+
+    def __call__(
+        self, history_filter: HistoryFilter, *, grouped: bool = False
+    ) -> tuple[str, list[object]]:
+        """Return the SQL and its parameters."""
+        ...
+
+
+StatsReader = Callable[[list[Row], StatsCollector], None]
+"""Feeds the rows of the backend's statistics statement to a collector."""
 
 
 class TableHistoryStore(ClosingStore, ABC):
     """A :class:`~wfstore.HistoryStore` on the shared ``executions`` table of some database.
 
     A backend passes its database object and sets its SQL builders as the class attributes
-    ``list_query`` and ``stats_query``; it writes only how rows are committed and deleted.
+    ``list_query`` and ``stats_query`` (and ``collect_stats``, which reads the latter's rows);
+    it writes only how rows are committed and deleted.
     """
 
     list_query: QueryBuilder
     """The backend's listing SQL (a ``staticmethod``)."""
     stats_query: StatsQueryBuilder
     """The backend's statistics SQL (a ``staticmethod``)."""
+    collect_stats: StatsReader
+    """Reads the rows of ``stats_query`` into a collector (a ``staticmethod``)."""
 
     def __init__(self, database: HistoryDatabase, clock: Callable[[], datetime]) -> None:
         """Serve the port on ``database``; take "now" from ``clock``; share commits."""
@@ -117,6 +140,10 @@ class TableHistoryStore(ClosingStore, ABC):
     def _stored_filter(self, history_filter: HistoryFilter) -> HistoryFilter:
         """Return the filter with its text as the database stores text."""
         return history_filter
+
+    def _read_text(self, stored: str) -> str:
+        """Return the text that the database stores as ``stored`` (as it is, unless escaped)."""
+        return stored
 
     # --- The port ------------------------------------------------------------------------------
 
@@ -179,12 +206,33 @@ class TableHistoryStore(ClosingStore, ABC):
 
         ``None`` (or no argument) means every record. ``success_count`` counts status
         ``success`` and ``completed``; ``avg_duration_ms`` is the exact mean truncated toward
-        zero, 0 when nothing matches.
+        zero; percentiles are exact (nearest rank); all 0 when nothing matches.
+        """
+        return self._stats(history_filter, grouped=False).total()
+
+    def get_stats_breakdown(
+        self,
+        history_filter: HistoryFilter | None = None,
+        *,
+        group_by: HistoryGrouping = HistoryGrouping.WORKFLOW_NAME,
+    ) -> StatsBreakdown:
+        """Return the figures of ``get_stats`` over every matching record and per group.
+
+        Groups are ordered by key (byte order of its UTF-8) and add up to the total; all of
+        it comes from one statement, so from one snapshot.
         """
         self._db.check_open()
-        sql, params = self.stats_query(self._stored_filter(filter_or_default(history_filter)))
-        row = self._db.fetch("computing stats", sql, params)[0]
-        return stats_from_sums([int(value) for value in row])
+        check_grouping(group_by)
+        return self._stats(history_filter, grouped=True).breakdown()
+
+    def _stats(self, history_filter: HistoryFilter | None, *, grouped: bool) -> StatsCollector:
+        """Run the statistics statement and return what it found."""
+        self._db.check_open()
+        applied = self._stored_filter(filter_or_default(history_filter))
+        sql, params = self.stats_query(applied, grouped=grouped)
+        collector = StatsCollector(self._read_text)
+        self.collect_stats(self._db.fetch("computing stats", sql, params), collector)
+        return collector
 
     def cleanup(self, older_than: timedelta) -> int:
         """Delete records completed strictly before ``clock() - older_than``; return how many.

@@ -37,6 +37,7 @@ from wfstored.storage.sqlite.queries import (
     DELETE_OLDER,
     INSERT,
     SELECT_BY_ID,
+    collect_stats,
     list_query,
     stats_query,
 )
@@ -54,6 +55,7 @@ class SQLiteHistoryStore(TableHistoryStore):
 
     list_query = staticmethod(list_query)
     stats_query = staticmethod(stats_query)
+    collect_stats = staticmethod(collect_stats)
 
     def __init__(
         self, path: str | os.PathLike[str], *, clock: Callable[[], datetime] = utc_now
