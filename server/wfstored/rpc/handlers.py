@@ -77,9 +77,12 @@ def final_code(context: grpc.ServicerContext, *, raised: bool) -> grpc.StatusCod
     """Return the status a call ends with: the one set or aborted with, else OK or UNKNOWN.
 
     ``raised``: the behaviour raised (an abort raises too, after setting its code); an
-    exception with no code set is what gRPC answers UNKNOWN.
+    exception with no code set is what gRPC answers UNKNOWN. A handler that returned after
+    its caller went away (a cancelled Watch ends so) ends CANCELLED.
     """
     code: grpc.StatusCode | None = context.code()  # type: ignore[attr-defined] # not in the stubs
-    if code is None:
-        return grpc.StatusCode.UNKNOWN if raised else grpc.StatusCode.OK
-    return code
+    if code is not None:
+        return code
+    if raised:
+        return grpc.StatusCode.UNKNOWN
+    return grpc.StatusCode.OK if context.is_active() else grpc.StatusCode.CANCELLED
