@@ -152,11 +152,11 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
                 server.stop()
     print(
         "| server, StateService.Load over TCP | calls/s median (min-max) | p50 µs | p99 µs "
-        "| throughput, p50 µs vs plain |"
+        "| server CPU µs/call | calls/s vs plain | p50 µs vs plain | CPU µs/call vs plain |"
     )
-    print("| --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for conc in CONCURRENCIES:
-        print(f"| **concurrency {conc}** | | | | |")
+        print(f"| **concurrency {conc}** | | | | | | | |")
         for name in servers:
             base_name = "ceiling none" if name.startswith("ceiling") else "wfstored"
             base = results.get((base_name, conc))
