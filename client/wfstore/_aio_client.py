@@ -31,6 +31,7 @@ from wfstore.domain import (
     HistoryFilter,
     HistoryStats,
     Page,
+    ServerInfo,
     StoredState,
 )
 from wfstore.errors import DeadlineExceededError
@@ -232,6 +233,7 @@ class Client:
             retry=retry or RetryPolicy(),
             metadata=security.metadata,
         )
+        self._invoker = invoker
         self.state = AsyncStateStore(invoker)
         self.history = AsyncHistoryStore(invoker)
 
@@ -239,6 +241,10 @@ class Client:
     def target(self) -> str:
         """The address this client talks to."""
         return self._target
+
+    async def server_info(self) -> ServerInfo:
+        """Describe the daemon, as :meth:`wfstore.Client.server_info` does."""
+        return await self._invoker.call(ops.SERVER_INFO)
 
     async def wait_until_ready(self, timeout: float) -> None:  # noqa: ASYNC109 (as Client)
         """Wait until the daemon answers its health check as SERVING, for up to ``timeout`` s.

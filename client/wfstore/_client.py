@@ -10,10 +10,12 @@ from typing import Any, Self
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from wfstore import _operations as ops
 from wfstore._invoker import Invoker
 from wfstore._remote import RemoteHistoryStore, RemoteStateStore
 from wfstore._retry import RetryPolicy
 from wfstore._security import TLS, channel_security
+from wfstore.domain import ServerInfo
 from wfstore.errors import DeadlineExceededError
 
 __all__ = ["DEFAULT_MAX_MESSAGE_BYTES", "Client", "channel_settings"]
@@ -87,6 +89,7 @@ class Client:
             retry=retry or RetryPolicy(),
             metadata=security.metadata,
         )
+        self._invoker = invoker
         self.state = RemoteStateStore(invoker)
         self.history = RemoteHistoryStore(invoker)
 
@@ -94,6 +97,14 @@ class Client:
     def target(self) -> str:
         """The address this client talks to."""
         return self._target
+
+    def server_info(self) -> ServerInfo:
+        """Describe the daemon: version, uptime, listeners, and what each store holds.
+
+        Counting a large store takes a while (see ``DaemonService.GetServerInfo``); a store
+        that cannot be counted reports why in its ``error``.
+        """
+        return self._invoker.call(ops.SERVER_INFO)
 
     def wait_until_ready(self, timeout: float) -> None:
         """Block until the daemon answers its health check as SERVING, for up to ``timeout`` s.

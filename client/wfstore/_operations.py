@@ -21,9 +21,10 @@ from wfstore.domain import (
     HistoryFilter,
     HistoryStats,
     Page,
+    ServerInfo,
     StoredState,
 )
-from wfstore.v1 import history_pb2, state_pb2
+from wfstore.v1 import daemon_pb2, history_pb2, state_pb2
 from wfstore.validation import (
     check_context,
     check_duration,
@@ -48,6 +49,7 @@ __all__ = [
     "RECORD_BATCH",
     "SAVE",
     "SAVE_IF",
+    "SERVER_INFO",
     "Operation",
 ]
 
@@ -259,4 +261,12 @@ CLEANUP: Operation[int] = Operation(
     _cleanup,
     lambda reply: int(reply.deleted_count),
     idempotent=False,
+)
+SERVER_INFO: Operation[ServerInfo] = Operation(
+    "DaemonService",
+    "GetServerInfo",
+    daemon_pb2.DaemonServiceGetServerInfoResponse,
+    daemon_pb2.DaemonServiceGetServerInfoRequest,
+    wire.server_info_from_proto,
+    idempotent=True,
 )

@@ -10,7 +10,7 @@ daemon share: public and stable within the ``wfstore`` distribution (import the 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Generic, Literal, TypeVar
 
@@ -27,8 +27,10 @@ __all__ = [
     "JSONValue",
     "LoopContext",
     "Page",
+    "ServerInfo",
     "StateEvent",
     "StepState",
+    "StoreInfo",
     "StoredState",
     "Turn",
 ]
@@ -209,3 +211,43 @@ class Page(Generic[T]):
 
     items: list[T]
     next_page_token: str = ""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StoreInfo:
+    """One store of a daemon and what it holds (see ``wfstore.v1.StoreInfo``)."""
+
+    role: str
+    """What it keeps: ``"state"`` or ``"history"``."""
+    backend: str
+    """``"files"``, ``"sqlite"`` or ``"postgres"``."""
+    location: str
+    """A directory or file path, or a database URL without its password."""
+    item_count: int | None = None
+    """Stored states or history records; None when not known (see ``error``)."""
+    size_bytes: int | None = None
+    """Bytes on disk; None when not known (see ``error``)."""
+    error: str = ""
+    """Why a figure is None: the store could not be read or counted in time."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ServerInfo:
+    """What a running daemon is and holds (``Client.server_info()``)."""
+
+    version: str
+    """The daemon's version, as ``wfstored --version`` prints it."""
+    started_at: datetime
+    """When the daemon process started."""
+    uptime: timedelta
+    """How long it has been running (its monotonic clock)."""
+    listeners: list[str]
+    """The addresses it listens on."""
+    stores: list[StoreInfo]
+    """Its state store, then its history store."""
+    hostname: str
+    """The host name of its machine."""
+    pid: int
+    """Its process id."""
+    open_watches: int
+    """How many Watch streams are open now."""

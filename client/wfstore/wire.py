@@ -23,13 +23,15 @@ from wfstore.domain import (
     HistoryFilter,
     HistoryStats,
     LoopContext,
+    ServerInfo,
     StateEvent,
     StepState,
+    StoreInfo,
     Turn,
 )
 from wfstore.errors import InvalidArgumentError
 from wfstore.timestamps import NANOS_PER_SECOND, from_unix_nanos, to_unix_nanos
-from wfstore.v1 import history_pb2, state_pb2
+from wfstore.v1 import daemon_pb2, history_pb2, state_pb2
 from wfstore.validation import normalize_json
 
 __all__ = [
@@ -43,6 +45,8 @@ __all__ = [
     "filter_to_proto",
     "record_from_proto",
     "record_to_proto",
+    "server_info_from_proto",
+    "server_info_to_proto",
     "stats_from_proto",
     "stats_to_proto",
 ]
@@ -430,4 +434,61 @@ def event_from_proto(message: state_pb2.StateEvent) -> StateEvent:
         version=message.version,
         state=context_from_proto(message.state) if message.HasField("state") else None,
         resume_token=message.resume_token,
+    )
+
+
+# --- the daemon ----------------------------------------------------------------------------
+
+
+def _store_info_to_proto(info: StoreInfo) -> daemon_pb2.StoreInfo:
+    return daemon_pb2.StoreInfo(
+        role=info.role,
+        backend=info.backend,
+        location=info.location,
+        item_count=info.item_count,
+        size_bytes=info.size_bytes,
+        error=info.error,
+    )
+
+
+def _store_info_from_proto(message: daemon_pb2.StoreInfo) -> StoreInfo:
+    return StoreInfo(
+        role=message.role,
+        backend=message.backend,
+        location=message.location,
+        item_count=message.item_count if message.HasField("item_count") else None,
+        size_bytes=message.size_bytes if message.HasField("size_bytes") else None,
+        error=message.error,
+    )
+
+
+def server_info_to_proto(info: ServerInfo) -> daemon_pb2.DaemonServiceGetServerInfoResponse:
+    """Return the wire form of a daemon's description."""
+    message = daemon_pb2.DaemonServiceGetServerInfoResponse(
+        version=info.version,
+        listeners=info.listeners,
+        stores=[_store_info_to_proto(store) for store in info.stores],
+        hostname=info.hostname,
+        pid=info.pid,
+        open_watches=info.open_watches,
+    )
+    _set_time(message.started_at, info.started_at)
+    message.uptime.FromTimedelta(info.uptime)
+    return message
+
+
+def server_info_from_proto(message: daemon_pb2.DaemonServiceGetServerInfoResponse) -> ServerInfo:
+    """Return the domain form of a daemon's description."""
+    started_at = _time(message, "started_at")
+    if started_at is None:
+        raise InvalidArgumentError("started_at: missing from the daemon's description")
+    return ServerInfo(
+        version=message.version,
+        started_at=started_at,
+        uptime=message.uptime.ToTimedelta(),
+        listeners=list(message.listeners),
+        stores=[_store_info_from_proto(store) for store in message.stores],
+        hostname=message.hostname,
+        pid=message.pid,
+        open_watches=message.open_watches,
     )

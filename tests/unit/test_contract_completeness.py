@@ -5,8 +5,8 @@ from __future__ import annotations
 import inspect
 
 import pytest
-from wfstore import _aio_client, _operations, _remote
-from wfstore.v1 import history_pb2, state_pb2
+from wfstore import _aio_client, _client, _operations, _remote
+from wfstore.v1 import daemon_pb2, history_pb2, state_pb2
 from wfstored.rpc import servicers
 
 # Client methods are named in the domain's words; each maps to exactly one RPC.
@@ -68,6 +68,14 @@ def test_the_asyncio_client_has_the_same_surface(blocking: type, asyncio_: type)
 
 def test_every_operation_is_used_by_both_clients() -> None:
     defined = {name for name in _operations.__all__ if name != "Operation"}
-    for module in (_remote, _aio_client):
-        source = inspect.getsource(module)
-        assert {name for name in defined if f"ops.{name}" in source} == defined, module
+    for modules in ((_remote, _client), (_aio_client,)):
+        source = "".join(inspect.getsource(module) for module in modules)
+        assert {name for name in defined if f"ops.{name}" in source} == defined, modules
+
+
+def test_the_daemon_service_is_served_and_called_by_both_clients() -> None:
+    service = daemon_pb2.DESCRIPTOR.services_by_name["DaemonService"]
+    assert {m.name for m in service.methods} == {"GetServerInfo"}
+    assert _public(servicers.DaemonServicer) == {"GetServerInfo"}
+    assert inspect.iscoroutinefunction(_aio_client.Client.server_info)
+    assert not inspect.iscoroutinefunction(_client.Client.server_info)

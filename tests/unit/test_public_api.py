@@ -37,12 +37,14 @@ def test_wfstore_exports() -> None:
         "Page",
         "ResourceExhaustedError",
         "RetryPolicy",
+        "ServerInfo",
         "StateEvent",
         "StateStore",
         "StateWatch",
         "StepState",
         "StoreClosedError",
         "StoreError",
+        "StoreInfo",
         "StoredState",
         "Timestamp",
         "Turn",
@@ -108,8 +110,8 @@ def test_errors_subclass_the_matching_builtins() -> None:
 KERNEL = {
     "deadlines": ["check_deadline", "deadline_after", "remaining_seconds"],
     "domain": ["ConversationState", "ExecutionContext", "ExecutionRecord", "ExecutionStatus",
-               "HistoryFilter", "HistoryStats", "JSONValue", "LoopContext", "Page", "StateEvent",
-               "StepState", "StoredState", "Turn"],
+               "HistoryFilter", "HistoryStats", "JSONValue", "LoopContext", "Page", "ServerInfo",
+               "StateEvent", "StepState", "StoreInfo", "StoredState", "Turn"],
     "errors": ["AlreadyExistsError", "ConflictError", "DataCorruptedError", "DeadlineExceededError",
                "InvalidArgumentError", "ResourceExhaustedError", "StoreClosedError",
                "StoreError", "UnauthenticatedError", "UnavailableError", "WatchExpiredError",
@@ -130,7 +132,8 @@ KERNEL = {
                    "filter_or_default", "normalize_json"],
     "wire": ["context_from_proto", "context_to_proto", "duration_from_proto", "duration_to_proto",
              "event_from_proto", "event_to_proto", "filter_from_proto", "filter_to_proto",
-             "record_from_proto", "record_to_proto", "stats_from_proto", "stats_to_proto"],
+             "record_from_proto", "record_to_proto", "server_info_from_proto",
+             "server_info_to_proto", "stats_from_proto", "stats_to_proto"],
 }  # fmt: skip
 """The kernel the client and the daemon share: public modules, stable within the distribution."""
 

@@ -17,7 +17,7 @@ import grpc
 from google.protobuf.descriptor import ServiceDescriptor
 from google.protobuf.message import DecodeError, Message
 from google.protobuf.message_factory import GetMessageClass
-from wfstore.v1 import history_pb2, state_pb2
+from wfstore.v1 import daemon_pb2, history_pb2, state_pb2
 
 __all__ = ["SERVICES", "UndecodableRequest", "add_services"]
 
@@ -26,6 +26,7 @@ _Handlers: TypeAlias = "dict[str, grpc.RpcMethodHandler[Any, Any]]"  # stubs-onl
 SERVICES: tuple[ServiceDescriptor, ...] = (
     state_pb2.DESCRIPTOR.services_by_name["StateService"],
     history_pb2.DESCRIPTOR.services_by_name["HistoryService"],
+    daemon_pb2.DESCRIPTOR.services_by_name["DaemonService"],
 )
 """The services wfstored hosts, as the generated code describes them."""
 
@@ -74,12 +75,12 @@ def _handlers(service: ServiceDescriptor, servicer: object) -> _Handlers:
     return handlers
 
 
-def add_services(server: grpc.Server, state: object, history: object) -> None:
-    """Register the StateService and HistoryService servicers ``state`` and ``history``.
+def add_services(server: grpc.Server, *servicers: object) -> None:
+    """Register one servicer per service of :data:`SERVICES`, in that order.
 
     Every method of each service is served by the servicer's method of the same name.
     """
-    for service, servicer in zip(SERVICES, (state, history), strict=True):
+    for service, servicer in zip(SERVICES, servicers, strict=True):
         handlers = _handlers(service, servicer)
         server.add_generic_rpc_handlers(
             (grpc.method_handlers_generic_handler(service.full_name, handlers),)

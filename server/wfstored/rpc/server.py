@@ -21,11 +21,17 @@ from wfstore import DEFAULT_MAX_MESSAGE_BYTES
 from wfstore.ports import HistoryStore, StateStore
 
 from wfstored.rpc.auth import TokenAuthenticator
+from wfstored.rpc.daemon_info import DaemonFacts
 from wfstored.rpc.drain import Drain
 from wfstored.rpc.handlers import Interceptor
 from wfstored.rpc.listeners import ListenError, bind
 from wfstored.rpc.registration import SERVICES, add_services
-from wfstored.rpc.servicers import DEFAULT_MAX_WATCHERS, HistoryServicer, StateServicer
+from wfstored.rpc.servicers import (
+    DEFAULT_MAX_WATCHERS,
+    DaemonServicer,
+    HistoryServicer,
+    StateServicer,
+)
 from wfstored.rpc.store_health import StoreHealthWatcher
 
 __all__ = [
@@ -135,13 +141,19 @@ def start_server(options: RpcOptions, state: StateStore, history: HistoryStore) 
     )
     drain = Drain()
     state_servicer = StateServicer(state, drain, max_watchers=options.max_watchers)
-    add_services(server, state_servicer, HistoryServicer(history, drain))
+    facts = DaemonFacts(
+        stores=(("state", state), ("history", history)),
+        open_watches=lambda: state_servicer.watching,
+    )
+    add_services(
+        server, state_servicer, HistoryServicer(history, drain), DaemonServicer(facts, drain)
+    )
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
         (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
-    services = dict(zip(SERVICE_NAMES, (state, history), strict=True))
+    services = dict(zip(SERVICE_NAMES[:2], (state, history), strict=True))
     watcher = StoreHealthWatcher(health_servicer, services, options.health_interval)
     running = RunningServer(
         server=server, health=health_servicer, drain=drain, watcher=watcher, addresses=[]
@@ -150,6 +162,7 @@ def start_server(options: RpcOptions, state: StateStore, history: HistoryStore) 
         for address in options.listen:
             bound = bind(server, address, running.sockets, protection.tls, options.socket_mode)
             running.addresses.append(bound)
+            facts.listeners.append(bound)
     except ListenError:
         server.stop(None)
         raise

@@ -21,13 +21,27 @@ from wfstore.deadlines import deadline_after
 from wfstore.errors import ConflictError, InvalidArgumentError, StoreError, UnavailableError
 from wfstore.ports import HistoryStore, StateStore
 from wfstore.status import conflict_details, status_for_error
-from wfstore.v1 import history_pb2, history_pb2_grpc, state_pb2, state_pb2_grpc
+from wfstore.v1 import (
+    daemon_pb2,
+    daemon_pb2_grpc,
+    history_pb2,
+    history_pb2_grpc,
+    state_pb2,
+    state_pb2_grpc,
+)
 
+from wfstored.rpc.daemon_info import DaemonFacts
 from wfstored.rpc.drain import Drain
 from wfstored.rpc.registration import UndecodableRequest
 from wfstored.rpc.state_messages import StateMessages
 
-__all__ = ["BOOKMARK_SECONDS", "DEFAULT_MAX_WATCHERS", "HistoryServicer", "StateServicer"]
+__all__ = [
+    "BOOKMARK_SECONDS",
+    "DEFAULT_MAX_WATCHERS",
+    "DaemonServicer",
+    "HistoryServicer",
+    "StateServicer",
+]
 
 _log = logging.getLogger("wfstored.rpc")
 
@@ -90,6 +104,7 @@ class _Servicer:
 
 _state = _translate_errors("wfstore.v1.StateService")
 _history = _translate_errors("wfstore.v1.HistoryService")
+_daemon = _translate_errors("wfstore.v1.DaemonService")
 
 
 class StateServicer(state_pb2_grpc.StateServiceServicer, _Servicer):
@@ -103,6 +118,9 @@ class StateServicer(state_pb2_grpc.StateServiceServicer, _Servicer):
         self.drain = drain
         self._max_watchers = max_watchers
         self._watch_slots = threading.BoundedSemaphore(max_watchers)
+        self.watching = 0
+        """How many Watch streams are open now."""
+        self._watching_guard = threading.Lock()
         self._messages = StateMessages()
 
     @_state
@@ -164,6 +182,8 @@ class StateServicer(state_pb2_grpc.StateServiceServicer, _Servicer):
                 grpc.StatusCode.RESOURCE_EXHAUSTED,
                 f"this wfstored already serves {self._max_watchers} watchers (--max-watchers)",
             )
+        with self._watching_guard:
+            self.watching += 1
         try:
             yield from self._watch(_decoded(request), context)
         except StoreError as exc:
@@ -174,6 +194,8 @@ class StateServicer(state_pb2_grpc.StateServiceServicer, _Servicer):
             _log.exception("%s failed: INTERNAL", name)
             context.abort(grpc.StatusCode.INTERNAL, "internal error; see the wfstored log")
         finally:
+            with self._watching_guard:
+                self.watching -= 1
             self._watch_slots.release()
 
     def _watch(
@@ -270,3 +292,20 @@ class HistoryServicer(history_pb2_grpc.HistoryServiceServicer, _Servicer):
         del context
         deleted = self._store.cleanup(wire.duration_from_proto(request.older_than))
         return history_pb2.HistoryServiceCleanupResponse(deleted_count=deleted)
+
+
+class DaemonServicer(daemon_pb2_grpc.DaemonServiceServicer, _Servicer):
+    """Serves ``wfstore.v1.DaemonService``: what this daemon is and what its stores hold."""
+
+    def __init__(self, facts: DaemonFacts, drain: Drain) -> None:
+        """Describe the daemon from ``facts``, admitting calls through ``drain``."""
+        self._facts = facts
+        self.drain = drain
+
+    @_daemon
+    def GetServerInfo(  # noqa: N802 (gRPC method name)
+        self, request: daemon_pb2.DaemonServiceGetServerInfoRequest, context: grpc.ServicerContext
+    ) -> daemon_pb2.DaemonServiceGetServerInfoResponse:
+        """Describe the daemon and count what its stores hold."""
+        del request, context
+        return wire.server_info_to_proto(self._facts.describe())

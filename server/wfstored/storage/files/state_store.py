@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from wfstore.domain import ExecutionContext, Page, StoredState
+from wfstore.domain import ExecutionContext, Page, StoredState, StoreInfo
 from wfstore.errors import (
     ConflictError,
     DataCorruptedError,
@@ -60,6 +60,11 @@ from wfstored.storage.files.versions import TAIL_BYTES, next_version, stamp, ver
 from wfstored.storage.shared.os_errors import translate_os_errors
 from wfstored.storage.shared.private_files import FILE_MODE, fsync_dir, make_private_dirs, open_fd
 from wfstored.storage.shared.state_pages import page_of_ids, resume_after, state_page_size
+from wfstored.storage.shared.store_info import (
+    DESCRIBE_SECONDS,
+    directory_size,
+    measured,
+)
 from wfstored.storage.shared.watch_hub import Watcher, WatchHub
 
 if TYPE_CHECKING:
@@ -272,6 +277,19 @@ class JSONStateStore:
         """Give the outcome to an intent whose writer died (a reader found it waiting)."""
         with self._locked(index):
             self._log.settle(index, self._version)
+
+    def describe(self, timeout: float = DESCRIBE_SECONDS) -> StoreInfo:
+        """Return the directory, how many state files it holds and the bytes of all its files.
+
+        Never raises; a directory that cannot be read, or not within ``timeout`` seconds,
+        gives a :class:`~wfstore.StoreInfo` whose ``error`` says so.
+        """
+        info = StoreInfo(role="state", backend="files", location=str(self._dir))
+        return measured(
+            info,
+            lambda deadline: directory_size(self._dir, deadline, count=_is_state_file),
+            timeout,
+        )
 
     def close(self) -> None:
         """Stop using the directory; idempotent. Every later call raises StoreClosedError."""

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Final, TypeVar
 
 import psycopg
+import psycopg.conninfo
 import psycopg_pool
 from wfstore.deadlines import check_deadline, remaining_seconds
 from wfstore.errors import DeadlineExceededError, StoreClosedError, StoreError
@@ -37,16 +38,33 @@ CONNECTION_WAIT_SECONDS: Final = 2.0
 _ATTEMPTS: Final = 5
 _MAX_LIFETIME_SECONDS: Final = 30 * 60.0
 _FRESH_SECONDS: Final = 1.0
+_HIDDEN: Final = "***"  # what a password is shown as
 
 
 def redact(url: str) -> str:
-    """Return ``url`` without its password, for messages and logs."""
+    """Return ``url`` without its password, for messages and logs.
+
+    Both forms libpq takes are covered: a URL (``postgresql://u:secret@h/db``, and a
+    ``password=`` query parameter) and a ``key=value`` connection string.
+    """
+    if "://" not in url:
+        try:
+            params = psycopg.conninfo.conninfo_to_dict(url)
+        except psycopg.ProgrammingError:
+            return "(a connection string that cannot be parsed)"
+        if "password" not in params:
+            return url
+        params["password"] = _HIDDEN
+        return psycopg.conninfo.make_conninfo("", **params)
     parts = urllib.parse.urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+    query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+    if any(key == "password" for key, _ in query):
+        shown = [(key, _HIDDEN if key == "password" else value) for key, value in query]
+        parts = parts._replace(query=urllib.parse.urlencode(shown, safe="*"))
+    if parts.password is not None:
+        host = parts.netloc.rpartition("@")[2]
+        parts = parts._replace(netloc=f"{parts.username}:{_HIDDEN}@{host}")
+    return urllib.parse.urlunsplit(parts)
 
 
 def _power_of_two_ms(seconds: float) -> int:

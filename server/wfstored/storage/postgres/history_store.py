@@ -18,11 +18,12 @@ from datetime import datetime
 from typing import Final
 
 import psycopg
-from wfstore.domain import ExecutionRecord, HistoryFilter
+from wfstore.domain import ExecutionRecord, HistoryFilter, StoreInfo
 from wfstore.errors import AlreadyExistsError
 from wfstore.timestamps import utc_now
 
 from wfstored.storage.postgres.database import DEFAULT_POOL_SIZE, PostgresDatabase
+from wfstored.storage.postgres.figures import COUNT_SQL, table_figures
 from wfstored.storage.postgres.nul_escape import escape_text, unescape_text
 from wfstored.storage.postgres.queries import (
     COPY_TO_STAGING,
@@ -36,6 +37,7 @@ from wfstored.storage.postgres.queries import (
 )
 from wfstored.storage.postgres.schema import open_migrated
 from wfstored.storage.shared.record_rows import RECORD_ID, Row, row_record
+from wfstored.storage.shared.store_info import DESCRIBE_SECONDS, measured
 from wfstored.storage.shared.table_history_store import TableHistoryStore
 
 __all__ = ["PostgresHistoryStore"]
@@ -70,6 +72,17 @@ class PostgresHistoryStore(TableHistoryStore):
     def ping(self) -> None:
         """Return if the database answers now; raise UnavailableError if it does not."""
         self._db.ping()
+
+    def describe(self, timeout: float = DESCRIBE_SECONDS) -> StoreInfo:
+        """Return the URL (no password), the record count and the table's size with indexes.
+
+        Every statement is bounded by ``timeout`` seconds. Never raises: a failure is the
+        returned :class:`~wfstore.StoreInfo`'s ``error``.
+        """
+        info = StoreInfo(role="history", backend="postgres", location=self._db.name)
+        return measured(
+            info, lambda deadline: table_figures(self._db, deadline, COUNT_SQL), timeout
+        )
 
     def _delete_older(self, cutoff: str) -> int:
         def delete(conn: psycopg.Connection) -> int:

@@ -13,7 +13,7 @@ import threading
 from typing import Final
 
 import psycopg
-from wfstore.domain import ExecutionContext, Page, StoredState
+from wfstore.domain import ExecutionContext, Page, StoredState, StoreInfo
 from wfstore.errors import ConflictError
 from wfstore.validation import (
     check_context,
@@ -25,10 +25,12 @@ from wfstore.validation import (
 from wfstored.storage.files.awf_codec import decode_state, encode_state
 from wfstored.storage.postgres.change_feed import POLL_SECONDS, Notifier, PostgresChangeFeed
 from wfstored.storage.postgres.database import DEFAULT_POOL_SIZE
+from wfstored.storage.postgres.figures import STATE_COUNT_SQL, table_figures
 from wfstored.storage.postgres.nul_escape import escape_json, escape_text, unescape_json
 from wfstored.storage.postgres.schema import STATE_TABLE, open_migrated
 from wfstored.storage.shared.closing import ClosingStore
 from wfstored.storage.shared.state_pages import page_of_ids, resume_after, state_page_size
+from wfstored.storage.shared.store_info import DESCRIBE_SECONDS, measured
 from wfstored.storage.shared.time_text import format_time
 from wfstored.storage.shared.watch_hub import Watcher, WatchHub
 
@@ -233,6 +235,18 @@ class PostgresStateStore(ClosingStore):
     def ping(self) -> None:
         """Return if the database answers now; raise UnavailableError if it does not."""
         self._db.ping()
+
+    def describe(self, timeout: float = DESCRIBE_SECONDS) -> StoreInfo:
+        """Return the URL (no password), the state count and its tables' size with indexes.
+
+        Counts the stored states (deleted ids keep a row without a document, not counted) and
+        sizes the state table, its change log and the watch table. Every statement is bounded
+        by ``timeout`` seconds. Never raises: a failure is the returned info's ``error``.
+        """
+        info = StoreInfo(role="state", backend="postgres", location=self._db.name)
+        return measured(
+            info, lambda deadline: table_figures(self._db, deadline, STATE_COUNT_SQL), timeout
+        )
 
     def close(self) -> None:
         """Close the pool; idempotent. Later calls raise :class:`StoreClosedError`."""

@@ -13,14 +13,23 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import urllib.parse
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from wfstore.errors import AlreadyExistsError, DataCorruptedError, StoreError
+from wfstore.domain import StoreInfo
+from wfstore.errors import AlreadyExistsError, DataCorruptedError, StoreError, UnavailableError
 from wfstore.timestamps import utc_now
 
+from wfstored.storage.shared.history_schema import TABLE
 from wfstored.storage.shared.record_rows import RECORD_ID, Row
+from wfstored.storage.shared.store_info import (
+    DESCRIBE_SECONDS,
+    Deadline,
+    OutOfTimeError,
+    measured,
+)
 from wfstored.storage.shared.table_history_store import TableHistoryStore
 from wfstored.storage.sqlite.database import SQLiteDatabase
 from wfstored.storage.sqlite.errors import is_undecodable_text
@@ -57,6 +66,34 @@ class SQLiteHistoryStore(TableHistoryStore):
         """
         self._db: SQLiteDatabase
         super().__init__(SQLiteDatabase(Path(path)), clock)
+
+    def describe(self, timeout: float = DESCRIBE_SECONDS) -> StoreInfo:
+        """Return the database file, its record count and its bytes (with its WAL and index).
+
+        Counts on a read-only connection of its own, interrupted after ``timeout`` seconds.
+        Never raises: a failure is the returned :class:`~wfstore.StoreInfo`'s ``error``.
+        """
+        info = StoreInfo(role="history", backend="sqlite", location=self._db.name)
+        return measured(info, self._measure, timeout)
+
+    def _measure(self, deadline: Deadline) -> tuple[int, int]:
+        path = Path(self._db.name)
+        size = sum(
+            p.stat().st_size for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")) if p.exists()
+        )
+        deadline.check("the files sized")
+        uri = f"file:{urllib.parse.quote(str(path.resolve()))}?mode=ro"
+        conn = sqlite3.connect(uri, uri=True, timeout=deadline.left(), check_same_thread=False)
+        try:
+            conn.set_progress_handler(lambda: int(deadline.left() <= 0), 1000)
+            (count,) = conn.execute(f"SELECT count(*) FROM {TABLE}").fetchone()  # noqa: S608 (a constant)
+        except sqlite3.OperationalError as exc:
+            if deadline.left() <= 0:
+                raise OutOfTimeError(f"not counted within {deadline.seconds:g}s") from None
+            raise UnavailableError(f"history database {self._db.name}: {exc}") from None
+        finally:
+            conn.close()
+        return int(count), size
 
     def _delete_older(self, cutoff: str) -> int:
         def delete(conn: sqlite3.Connection) -> int:
