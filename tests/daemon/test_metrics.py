@@ -100,6 +100,16 @@ def test_calls_are_counted_by_method_and_code(metered: Daemon) -> None:
         if name == "grpc_server_handled_total" and dict(labels)["grpc_method"] == "Load"
     }
     assert codes == {"OK", "NOT_FOUND"}
+    # What the stores hold, from their describe(): one state file, two history records.
+    assert value(samples, "wfstore_store_items", role="state", backend="files") == 1
+    assert value(samples, "wfstore_store_items", role="history", backend="sqlite") == 2
+    assert value(samples, "wfstore_store_figures_known", role="state", backend="files") == 1
+    state_bytes = value(samples, "wfstore_store_size_bytes", role="state", backend="files")
+    history_bytes = value(samples, "wfstore_store_size_bytes", role="history", backend="sqlite")
+    assert state_bytes is not None
+    assert history_bytes is not None
+    assert state_bytes > 0
+    assert history_bytes > 0
     # Two Records, each its own transaction (one after the other): two batches of one write.
     assert value(samples, "wfstore_history_commit_batch_writes_count") == 2
     assert value(samples, "wfstore_history_commit_batch_writes_sum") == 2

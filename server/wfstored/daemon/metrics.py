@@ -15,9 +15,10 @@ from typing import Final
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, start_http_server
+from wfstore.domain import StoreInfo
 from wfstore.ports import HistoryStore, StateStore
 
-from wfstored.daemon.store_metrics import StoreCollector, StoreFigures
+from wfstored.daemon.store_metrics import StoreCollector
 from wfstored.rpc.call_metrics import CallMetrics
 from wfstored.storage.shared.table_history_store import TableHistoryStore
 
@@ -48,7 +49,7 @@ class MetricsServer:
         self.http.server_close()
 
 
-def _describers(*stores: object) -> list[Callable[[], StoreFigures]]:
+def _describers(*stores: object) -> list[Callable[[], StoreInfo]]:
     found = (getattr(store, "describe", None) for store in stores)
     return [describe for describe in found if callable(describe)]
 
@@ -58,7 +59,7 @@ def start_metrics(address: str, state: StateStore, history: HistoryStore) -> Met
 
     Raises :class:`MetricsError` when the address cannot be listened on.
     """
-    registry = CollectorRegistry(auto_describe=True)
+    registry = CollectorRegistry()
     interceptor = CallMetrics(registry)
     batch_sizes = history.commit_batch_sizes if isinstance(history, TableHistoryStore) else None
     registry.register(StoreCollector(_describers(state, history), batch_sizes))

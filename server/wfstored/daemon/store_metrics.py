@@ -14,47 +14,23 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 from prometheus_client.metrics_core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
+from wfstore.domain import StoreInfo
 
 from wfstored.storage.shared.group_commit import BATCH_SIZE_BOUNDS, BatchSizes
 
-__all__ = ["DEFAULT_CACHE_SECONDS", "StoreCollector", "StoreFigures"]
+__all__ = ["DEFAULT_CACHE_SECONDS", "StoreCollector"]
 
 DEFAULT_CACHE_SECONDS = 10.0
 """How long a store's counted figures are reused before a scrape counts them again."""
 
 
-class StoreFigures(Protocol):
-    """What ``describe()`` tells of a store (``wfstore.StoreInfo`` has these fields)."""
-
-    @property
-    def role(self) -> str:
-        """``state`` or ``history``."""
-        ...
-
-    @property
-    def backend(self) -> str:
-        """``files``, ``sqlite`` or ``postgres``."""
-        ...
-
-    @property
-    def item_count(self) -> int | None:
-        """Stored states or history records; None when not known."""
-        ...
-
-    @property
-    def size_bytes(self) -> int | None:
-        """Bytes on disk; None when not known."""
-        ...
-
-
 @dataclass(frozen=True, slots=True)
 class _Counted:
     at: float
-    figures: tuple[StoreFigures, ...]
+    figures: tuple[StoreInfo, ...]
 
 
 class StoreCollector(Collector):
@@ -62,7 +38,7 @@ class StoreCollector(Collector):
 
     def __init__(
         self,
-        describers: Sequence[Callable[[], StoreFigures]],
+        describers: Sequence[Callable[[], StoreInfo]],
         batch_sizes: BatchSizes | None,
         *,
         cache_seconds: float = DEFAULT_CACHE_SECONDS,
@@ -83,7 +59,7 @@ class StoreCollector(Collector):
         if self._batch_sizes is not None:
             yield _batch_family(self._batch_sizes)
 
-    def _figures(self) -> tuple[StoreFigures, ...]:
+    def _figures(self) -> tuple[StoreInfo, ...]:
         with self._lock:
             now = self._clock()
             if self._counted is None or now - self._counted.at >= self._cache_seconds:
@@ -92,7 +68,7 @@ class StoreCollector(Collector):
             return self._counted.figures
 
     @staticmethod
-    def _store_families(figures: Sequence[StoreFigures]) -> Iterator[Metric]:
+    def _store_families(figures: Sequence[StoreInfo]) -> Iterator[Metric]:
         labels = ("role", "backend")
         items = GaugeMetricFamily(
             "wfstore_store_items",
