@@ -33,6 +33,10 @@
  *
  * expect-error also has the cases watch-expired <token> (a token of another store) and
  * watch-bad-selector (a prefix and a workflow id at once).
+ *
+ *   traced <traceparent> <scenario> [args...]
+ *                                     run <scenario> with a W3C traceparent sent with each of
+ *                                     its calls (the daemon's span of the call is its child)
  */
 
 const { parseArgs } = require('node:util');
@@ -378,9 +382,17 @@ async function run(client, scenario, args) {
 }
 
 async function main(argv) {
-  const [target, scenario, ...args] = argv;
+  let [target, scenario, ...args] = argv;
   if (!target || !scenario) throw new UsageError('usage: interop.js <target> <scenario> [args...]');
-  const client = new WfstoreClient(target);
+  const options = {};
+  if (scenario === 'traced') {
+    // traced <traceparent> <scenario> [args...]: the scenario's calls carry that traceparent.
+    [options.traceparent, scenario, ...args] = args;
+    if (!options.traceparent || !scenario) {
+      throw new UsageError('usage: interop.js <target> traced <traceparent> <scenario> [args...]');
+    }
+  }
+  const client = new WfstoreClient(target, options);
   try {
     const result = await run(client, scenario, args);
     if (result !== undefined) printLine(result); // watch printed its lines as they came

@@ -839,13 +839,20 @@ class WfstoreClient {
   /**
    * @param {string} target 'host:port' or 'unix:///path/to.sock'
    * @param {{timeoutMs?: number, channelOptions?: object, token?: string,
-   *   tls?: {ca?: Buffer, cert?: Buffer, key?: Buffer, serverName?: string}}} [options] the
+   *   tls?: {ca?: Buffer, cert?: Buffer, key?: Buffer, serverName?: string},
+   *   metadata?: Object<string, string>, traceparent?: string}} [options] the
    *   per-call deadline (default 10 s), extra grpc-js channel options, the token sent as
-   *   `authorization: Bearer <token>` with every call, and TLS for a TCP target: the CA
+   *   `authorization: Bearer <token>` with every call, TLS for a TCP target: the CA
    *   certificates to trust (default: Node's), a client certificate and key for mutual TLS,
-   *   and the name to check the daemon's certificate against if not the target's host
+   *   and the name to check the daemon's certificate against if not the target's host;
+   *   extra metadata sent with every call, and a W3C `traceparent` (e.g. your tracer's
+   *   current span, '00-<trace id>-<span id>-01') that makes the daemon's span of each call
+   *   a child of that span (see docs/observability.md)
    */
-  constructor(target, { timeoutMs = 10_000, channelOptions = {}, token, tls } = {}) {
+  constructor(
+    target,
+    { timeoutMs = 10_000, channelOptions = {}, token, tls, metadata = {}, traceparent } = {},
+  ) {
     const { StateService, HistoryService } = loadContract();
     const credentials = tls
       ? grpc.credentials.createSsl(tls.ca ?? null, tls.key ?? null, tls.cert ?? null)
@@ -859,6 +866,8 @@ class WfstoreClient {
     // Per-call metadata rather than call credentials: grpc-js only composes those with TLS,
     // and a Unix socket (always plaintext) needs the token too.
     this.metadata = new grpc.Metadata();
+    for (const [key, value] of Object.entries(metadata)) this.metadata.set(key, value);
+    if (traceparent !== undefined) this.metadata.set('traceparent', traceparent);
     if (token !== undefined) this.metadata.set('authorization', `Bearer ${token}`);
     this.target = target;
     this.timeoutMs = timeoutMs;

@@ -47,6 +47,10 @@ COMMANDS: dict[str, Command] = {
         "scripts.bench.watch_latency",
         "Save-to-event latency of Watch, per backend and watcher count",
     ),
+    "observability": Command(
+        "scripts.bench.observability",
+        "what --metrics-listen and --tracing cost per call, beside interceptor libraries",
+    ),
     "soak": Command(
         "scripts.bench.soak", "SIGKILL wfstored under load many times, verifying each time"
     ),

@@ -863,3 +863,35 @@ def test_node_gets_watch_expired_for_a_token_of_another_store(
         True,
     )
     assert "another change log" in got["details"]
+
+
+# --- Tracing: a worker's traceparent parents the daemon's span -----------------------------
+
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+PARENT_SPAN_ID = "00f067aa0ba902b7"
+
+
+def test_a_node_traceparent_becomes_the_parent_of_the_daemons_span(tmp_path: Path) -> None:
+    spans = tmp_path / "spans.jsonl"
+    traceparent = f"00-{TRACE_ID}-{PARENT_SPAN_ID}-01"
+    with serving(tmp_path / "data", unix=False, extra=["--tracing", f"file:{spans}"]) as daemon:
+        node(daemon.tcp_target, "save-sample", "traced-run")  # no traceparent: a root span
+        assert node(daemon.tcp_target, "traced", traceparent, "load", "traced-run") is not None
+        assert node(daemon.tcp_target, "traced", traceparent, "load", "missing") is None
+    exported = [json.loads(line) for line in spans.read_text().splitlines()]
+    by_name: dict[str, list[dict[str, Any]]] = {}
+    for span in exported:
+        by_name.setdefault(span["name"], []).append(span)
+    loads = by_name["wfstore.v1.StateService/Load"]
+    assert len(loads) == 2
+    for span in loads:
+        assert span["context"]["trace_id"] == f"0x{TRACE_ID}"
+        assert span["parent_id"] == f"0x{PARENT_SPAN_ID}"
+        assert span["kind"] == "SpanKind.SERVER"
+        assert span["attributes"]["rpc.system"] == "grpc"
+        assert span["attributes"]["rpc.method"] == "Load"
+        assert span["status"]["status_code"] == "UNSET"  # NOT_FOUND is an answer, not a fault
+    assert sorted(span["attributes"]["rpc.grpc.status_code"] for span in loads) == [0, 5]
+    (save,) = by_name["wfstore.v1.StateService/Save"]
+    assert save["parent_id"] is None
+    assert save["context"]["trace_id"] != f"0x{TRACE_ID}"

@@ -82,10 +82,17 @@ def wfstored_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "wfstored", *args]
 
 
-def run_wfstored(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+def run_wfstored(
+    *args: str, timeout: float = 30, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run wfstored to completion (for a start that must fail) and return what it did."""
     return subprocess.run(
-        wfstored_command(*args), capture_output=True, text=True, timeout=timeout, check=False
+        wfstored_command(*args),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env=env,
     )
 
 

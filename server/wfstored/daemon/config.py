@@ -75,6 +75,10 @@ class Config:
     """Where execution history lives; ``None``: SQLite in ``<data_dir>/history.db``."""
     server_options: ServerOptions = field(default_factory=ServerOptions)
     """How stores on a database server connect (pool size, start-up timeout)."""
+    metrics_listen: str | None = None
+    """``host:port`` to serve Prometheus metrics on over HTTP; ``None``: no metrics."""
+    tracing: str | None = None
+    """Where OpenTelemetry spans go: ``otlp``, ``console`` or ``file:PATH``; ``None``: off."""
 
     def state_url(self) -> StoreURL:
         """Return the state store to open: the one named, or the default under data_dir."""
@@ -177,6 +181,22 @@ def _parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         "--log-level",
         default=environ.get("WFSTORE_LOG_LEVEL", "INFO"),
         help="DEBUG, INFO, WARNING or ERROR (WFSTORE_LOG_LEVEL, default INFO)",
+    )
+    observability = parser.add_argument_group("observability (see docs/observability.md)")
+    observability.add_argument(
+        "--metrics-listen",
+        default=environ.get("WFSTORE_METRICS_LISTEN"),
+        metavar="ADDR",
+        help="serve Prometheus metrics over plain, unauthenticated HTTP on host:port (port 0: "
+        "any free port) at /metrics (WFSTORE_METRICS_LISTEN; default: no metrics)",
+    )
+    observability.add_argument(
+        "--tracing",
+        default=environ.get("WFSTORE_TRACING"),
+        metavar="EXPORTER",
+        help="record an OpenTelemetry span per call and send it to otlp (OTEL_EXPORTER_OTLP_* "
+        "variables), console (stdout) or file:PATH (JSON lines); needs wfstore[otel] "
+        "(WFSTORE_TRACING; default: off)",
     )
     security = parser.add_argument_group("security (see docs/security.md)")
     security.add_argument(
@@ -327,6 +347,30 @@ def check_listen_address(address: str) -> str:
     return address
 
 
+def _metrics_address(text: str | None) -> str | None:
+    """Return the metrics address ``host:port`` (None: none given); raise ConfigError if bad."""
+    if not text:
+        return None
+    match = _TCP_ADDRESS.match(text)
+    if match is None or int(match["port"]) > 65535:
+        raise ConfigError(
+            f"--metrics-listen {text!r} is not host:port (e.g. 127.0.0.1:9464); metrics are "
+            "served over HTTP on TCP only"
+        )
+    return text
+
+
+def _tracing(text: str | None) -> str | None:
+    """Return the tracing exporter (None: off); raise ConfigError if it is not one we know."""
+    if not text or text.strip().lower() in {"off", "none"}:
+        return None
+    if text in {"otlp", "console"}:
+        return text
+    if text.startswith("file:") and text.removeprefix("file:"):
+        return text
+    raise ConfigError(f"--tracing must be otlp, console, file:PATH or off, not {text!r}")
+
+
 def parse_config(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> Config:
     """Return the configuration from ``argv`` (without the program name) and ``environ``."""
     args = _parser(environ).parse_args(list(argv))
@@ -352,6 +396,8 @@ def parse_config(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -
             pool_size=_int("--pool-size", args.pool_size, 1),
             connect_timeout=_float("--connect-timeout", args.connect_timeout, 0.1),
         ),
+        metrics_listen=_metrics_address(args.metrics_listen),
+        tracing=_tracing(args.tracing),
     )
     _check_security(config)
     return config

@@ -8,9 +8,11 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from contextlib import ExitStack
 from types import FrameType
 
 import wfstore
+from wfstore.ports import HistoryStore, StateStore
 
 from wfstored.daemon.config import Config, ConfigError, parse_config
 from wfstored.daemon.protection import (
@@ -22,6 +24,7 @@ from wfstored.daemon.protection import (
 from wfstored.daemon.serving_line import serving_line
 from wfstored.daemon.stores import StoreOpenError, describe_stores, open_stores
 from wfstored.rpc import ListenError, Protection, RpcOptions, start_server
+from wfstored.rpc.handlers import Interceptor
 
 __all__ = ["EXIT_USAGE", "main"]
 
@@ -35,7 +38,9 @@ class _StartupError(Exception):
     """The daemon cannot start; the message is the one line printed."""
 
 
-def _rpc_options(config: Config, protection: Protection) -> RpcOptions:
+def _rpc_options(
+    config: Config, protection: Protection, observers: list[Interceptor]
+) -> RpcOptions:
     return RpcOptions(
         listen=config.listen,
         workers=config.workers,
@@ -43,7 +48,38 @@ def _rpc_options(config: Config, protection: Protection) -> RpcOptions:
         max_message_bytes=config.max_message_bytes,
         socket_mode=config.socket_mode,
         protection=protection,
+        observers=tuple(observers),
     )
+
+
+def _observers(
+    config: Config, state: StateStore, history: HistoryStore, cleanup: ExitStack
+) -> list[Interceptor]:
+    """Start metrics and tracing if asked for; return their interceptors, metrics first.
+
+    Their modules, and the libraries they need, are imported only here: a daemon without
+    ``--metrics-listen`` and ``--tracing`` loads neither and installs no interceptor.
+    """
+    observers: list[Interceptor] = []
+    if config.metrics_listen is not None:
+        from wfstored.daemon.metrics import MetricsError, start_metrics  # noqa: PLC0415
+
+        try:
+            metrics = start_metrics(config.metrics_listen, state, history)
+        except MetricsError as exc:
+            raise _StartupError(str(exc)) from None
+        cleanup.callback(metrics.stop)
+        observers.append(metrics.interceptor)
+    if config.tracing is not None:
+        from wfstored.daemon.tracing import TracingError, start_tracing  # noqa: PLC0415
+
+        try:
+            tracing = start_tracing(config.tracing)
+        except TracingError as exc:
+            raise _StartupError(str(exc)) from None
+        cleanup.callback(tracing.stop)
+        observers.append(tracing.interceptor)
+    return observers
 
 
 def _serve(config: Config) -> int:
@@ -52,11 +88,26 @@ def _serve(config: Config) -> int:
         state, history = open_stores(config)
     except (ProtectionError, StoreOpenError) as exc:
         raise _StartupError(str(exc)) from None
+    with ExitStack() as cleanup:
+        cleanup.callback(state.close)
+        cleanup.callback(history.close)
+        observers = _observers(config, state, history, cleanup)
+        stopped_by = _run(config, protection, state, history, observers)
+    _log.info("wfstored stopped on %s", stopped_by)
+    return 0
+
+
+def _run(
+    config: Config,
+    protection: Protection,
+    state: StateStore,
+    history: HistoryStore,
+    observers: list[Interceptor],
+) -> str:
+    """Serve until a signal asks to stop; return its name. The caller closes the stores."""
     try:
-        running = start_server(_rpc_options(config, protection), state, history)
+        running = start_server(_rpc_options(config, protection, observers), state, history)
     except ListenError as exc:
-        history.close()
-        state.close()
         raise _StartupError(str(exc)) from None
     stop_requested = threading.Event()
     received: list[str] = []
@@ -84,10 +135,7 @@ def _serve(config: Config) -> int:
     while not stop_requested.wait(_SIGNAL_POLL_SECONDS):
         pass
     running.stop(config.grace_seconds)
-    history.close()
-    state.close()
-    _log.info("wfstored stopped on %s", received[0] if received else "request")
-    return 0
+    return received[0] if received else "request"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

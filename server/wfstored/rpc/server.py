@@ -23,6 +23,7 @@ from wfstore.ports import HistoryStore, StateStore
 from wfstored.rpc.auth import TokenAuthenticator
 from wfstored.rpc.daemon_info import DaemonFacts
 from wfstored.rpc.drain import Drain
+from wfstored.rpc.handlers import Interceptor
 from wfstored.rpc.listeners import ListenError, bind
 from wfstored.rpc.registration import SERVICES, add_services
 from wfstored.rpc.servicers import (
@@ -85,6 +86,9 @@ class RpcOptions:
     """TLS on TCP listeners, and the tokens every call but health must carry."""
     health_interval: float = 2.0
     """How often stores that can be pinged are checked for the health service, in seconds."""
+    observers: tuple[Interceptor, ...] = ()
+    """Interceptors that watch every call (metrics, tracing), outermost first; they run before
+    the token check, so refused calls are seen too."""
 
 
 @dataclass(kw_only=True)
@@ -121,7 +125,7 @@ def start_server(options: RpcOptions, state: StateStore, history: HistoryStore) 
     token.
     """
     protection = options.protection
-    interceptors: list[grpc.ServerInterceptor] = []  # type: ignore[type-arg]
+    interceptors: list[Interceptor] = list(options.observers)
     if protection.tokens:
         interceptors.append(TokenAuthenticator(protection.tokens, exempt=UNAUTHENTICATED_METHODS))
     server = grpc.server(

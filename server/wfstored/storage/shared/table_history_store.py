@@ -31,7 +31,7 @@ from wfstore.validation import (
 )
 
 from wfstored.storage.shared.closing import ClosingStore
-from wfstored.storage.shared.group_commit import GroupCommitter
+from wfstored.storage.shared.group_commit import BatchSizes, GroupCommitter
 from wfstored.storage.shared.history_queries import DEFAULT_LIST_LIMIT, Position, plan_page
 from wfstored.storage.shared.history_stats import StatsCollector
 from wfstored.storage.shared.record_rows import Row, record_row, row_record
@@ -114,6 +114,11 @@ class TableHistoryStore(ClosingStore, ABC):
     def database_name(self) -> str:
         """The database as messages name it (a path, or a URL without its password)."""
         return self._db.name
+
+    @property
+    def commit_batch_sizes(self) -> BatchSizes:
+        """How many writes each of the store's transactions carried (group commit), so far."""
+        return self._committer.batch_sizes
 
     def close(self) -> None:
         """Release the store's resources; idempotent. Later calls raise StoreClosedError."""
