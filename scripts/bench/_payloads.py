@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from wfstore import ExecutionContext, ExecutionRecord, ExecutionStatus, HistoryStats, StepState
-from wfstored.storage.files.awf_codec import encode_state
+from wfstore.awf_state import encode_state
 from wfstored.storage.shared.history_schema import COLUMN_NAMES
 from wfstored.storage.shared.record_rows import Row
 from wfstored.storage.shared.time_text import format_time

@@ -22,7 +22,17 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 CLIENT = ROOT / "client" / "wfstore"
 SERVER = ROOT / "server" / "wfstored"
-GRPC_FREE_KERNEL = ("deadlines", "domain", "errors", "ids", "ports", "timestamps", "validation")
+GRPC_FREE_KERNEL = (
+    "awf_state",
+    "deadlines",
+    "domain",
+    "errors",
+    "go_json",
+    "ids",
+    "ports",
+    "timestamps",
+    "validation",
+)
 """The kernel modules the storage layer may use: none of them imports gRPC or protobuf."""
 WIRE_PACKAGES = ("grpc", "grpc_health", "grpc_reflection", "google.protobuf", "wfstore.v1")
 

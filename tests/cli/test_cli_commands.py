@@ -6,6 +6,7 @@ import json
 import subprocess
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from wfstore import ExecutionContext, ExecutionRecord, HistoryFilter
@@ -73,16 +74,43 @@ def test_state_ls_text_json_and_jsonl(filled: Daemon) -> None:
     assert "\x1b[" not in done.stdout  # plain when piped
 
 
+GO_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "awf-go-state"
+
+
+@pytest.mark.parametrize("name", ["completed.json", "minimal.json"])
+def test_state_put_takes_an_awf_file_and_get_prints_its_exact_bytes(
+    filled: Daemon, name: str
+) -> None:
+    go_bytes = (GO_FIXTURES / name).read_bytes()
+    workflow_id = json.loads(go_bytes)["WorkflowID"]
+    done = wfs(filled, "state", "put", workflow_id, stdin=go_bytes.decode())
+    assert done.returncode == 0, done.stderr
+    shown = wfs(filled, "state", "get", workflow_id)
+    assert shown.stdout.encode() == go_bytes + b"\n"
+    as_json = json.loads(wfs(filled, "-o", "json", "state", "get", workflow_id).stdout)
+    assert as_json["state"] == json.loads(go_bytes)
+
+
+def test_state_put_refuses_an_awf_file_of_another_id(filled: Daemon) -> None:
+    go_text = (GO_FIXTURES / "completed.json").read_text()
+    done = wfs(filled, "state", "put", "someone-else", stdin=go_text)
+    assert done.returncode == 2
+    assert "does not match the id" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
 def test_state_get_put_round_trip_and_version(filled: Daemon) -> None:
-    shown = wfs(filled, "state", "get", "alpha-1")
+    shown = wfs(filled, "state", "get", "alpha-1", "--format", "proto")
     document = json.loads(shown.stdout)
     assert document["workflow_id"] == "alpha-1"
     assert document["status"] == "EXECUTION_STATUS_PENDING"
     version = int(wfs(filled, "state", "get", "alpha-1", "--version").stdout)
     document["status"] = "EXECUTION_STATUS_RUNNING"
     stdin = json.dumps(document)
-    assert wfs(filled, "state", "put", "copy-1", stdin=stdin).returncode == 2  # not its id
-    done = wfs(filled, "state", "put", "copy-1", stdin=json.dumps({**document, "workflow_id": ""}))
+    proto = ("--format", "proto")
+    assert wfs(filled, "state", "put", "copy-1", *proto, stdin=stdin).returncode == 2  # not its id
+    blank_id = json.dumps({**document, "workflow_id": ""})
+    done = wfs(filled, "state", "put", "copy-1", *proto, stdin=blank_id)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("saved copy-1 (version ")
     put = wfs(
@@ -94,6 +122,7 @@ def test_state_get_put_round_trip_and_version(filled: Daemon) -> None:
         "alpha-1",
         "--expected-version",
         str(version),
+        *proto,
         stdin=stdin,
     )
     assert put.returncode == 0, put.stderr

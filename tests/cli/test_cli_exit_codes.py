@@ -63,7 +63,7 @@ def test_2_a_destructive_command_without_yes_and_without_a_terminal(daemon: Daem
         assert client.state.load("keep-me") is not None
     done = run_cli("-a", daemon.tcp_target, "state", "put", "x", stdin="not json")
     assert done.returncode == 2
-    assert "not a state document" in one_error_line(done.stderr)
+    assert "not an awf state file" in one_error_line(done.stderr)
 
 
 def test_3_unavailable(tmp_path: Path) -> None:

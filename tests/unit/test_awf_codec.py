@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from wfstore.awf_state import decode_state, encode_state
 from wfstore.domain import (
     ConversationState,
     ExecutionContext,
@@ -17,9 +18,8 @@ from wfstore.domain import (
     Turn,
 )
 from wfstore.errors import DataCorruptedError
+from wfstore.go_json import format_go_float
 from wfstore.timestamps import Timestamp
-from wfstored.storage.files.awf_codec import decode_state, encode_state
-from wfstored.storage.files.go_json import format_go_float
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "awf-go-state"
 WID = "wf-1"

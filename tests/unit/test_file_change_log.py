@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 from wfstore import ExecutionContext, WatchLaggedError
+from wfstore.awf_state import encode_state
 from wfstored import JSONStateStore
 from wfstored.storage.files import change_feed
-from wfstored.storage.files.awf_codec import encode_state
 from wfstored.storage.files.change_feed import SETTLE_AFTER
 from wfstored.storage.files.change_log import SEGMENT_BYTES, Intent, parse_tail
 from wfstored.storage.files.state_store import stripe_of

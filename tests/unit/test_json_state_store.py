@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from filelock import FileLock
+from wfstore.awf_state import decode_state, encode_state
 from wfstore.domain import ExecutionContext, ExecutionStatus, StepState
 from wfstore.errors import (
     ConflictError,
@@ -26,7 +27,6 @@ from wfstore.errors import (
 )
 from wfstore.ports import StateStore
 from wfstore.timestamps import Timestamp
-from wfstored.storage.files.awf_codec import decode_state, encode_state
 from wfstored.storage.files.state_store import LOCK_DIR_NAME, JSONStateStore, stripe_of
 from wfstored.storage.files.versions import stamp
 from wfstored.storage.shared.page_tokens import encode_page_token

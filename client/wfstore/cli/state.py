@@ -10,18 +10,27 @@ import click
 from wfstore.cli.confirm import confirm
 from wfstore.cli.exits import CommandError, Exit
 from wfstore.cli.formatting import format_time
-from wfstore.cli.jsonable import event_json, state_from_json, state_json
+from wfstore.cli.jsonable import event_json, state_from_json, state_json, state_text
 from wfstore.cli.output import output_options
 from wfstore.errors import StoreError
 
 if TYPE_CHECKING:
     from wfstore._client import Client
     from wfstore.cli.app import Settings
+    from wfstore.cli.jsonable import StateFormat
     from wfstore.cli.output import Output
 
 __all__ = ["group"]
 
 _PAGE = 1000
+_STATE_FORMAT = click.option(
+    "--format",
+    "form",
+    type=click.Choice(["awf", "proto"]),
+    default="awf",
+    show_default=True,
+    help="awf: the awf tool's state file; proto: wfstore.v1.ExecutionContext as JSON.",
+)
 
 
 @click.group("state")
@@ -81,10 +90,11 @@ def _collect(client: Client, out: Output, prefix: str, limit: int) -> list[str]:
 @group.command("get")
 @click.argument("workflow_id")
 @click.option("--version", "version_only", is_flag=True, help="Print only its version.")
+@_STATE_FORMAT
 @output_options
 @click.pass_obj
-def get_state(settings: Settings, workflow_id: str, version_only: bool) -> int:
-    """Show the state of WORKFLOW_ID as JSON (the wfstore.v1.ExecutionContext mapping)."""
+def get_state(settings: Settings, workflow_id: str, version_only: bool, form: StateFormat) -> int:
+    """Show the state of WORKFLOW_ID as JSON: the awf tool's state file (or --format proto)."""
     out = settings.output
     with settings.connect() as client:
         stored = client.state.get(workflow_id)
@@ -93,19 +103,16 @@ def get_state(settings: Settings, workflow_id: str, version_only: bool) -> int:
     if out.mode != "text":
         document = {"workflow_id": workflow_id, "version": stored.version}
         if not version_only:
-            document["state"] = state_json(stored.state)
+            document["state"] = state_json(stored.state, form)
         out.json(document)
     elif version_only:
         out.line(str(stored.version))
     else:
-        _print_document(out, state_json(stored.state))
+        _print_document(out, state_text(stored.state, form))
     return 0
 
 
-def _print_document(out: Output, document: object) -> None:
-    import orjson  # noqa: PLC0415
-
-    text = orjson.dumps(document, option=orjson.OPT_INDENT_2).decode()
+def _print_document(out: Output, text: str) -> None:
     if not out.tty:
         sys.stdout.write(text + "\n")
         return
@@ -123,25 +130,22 @@ def _print_document(out: Output, document: object) -> None:
     type=click.IntRange(min=0),
     help="Save only if the stored version is this one (0: only if nothing is stored).",
 )
+@_STATE_FORMAT
 @output_options
 @click.pass_obj
-def put_state(settings: Settings, workflow_id: str, expected_version: int | None) -> int:
-    """Save the state read from stdin (JSON, as `state get` prints it) under WORKFLOW_ID."""
+def put_state(
+    settings: Settings, workflow_id: str, expected_version: int | None, form: StateFormat
+) -> int:
+    """Save the state read from stdin (as `state get` prints it) under WORKFLOW_ID."""
     if sys.stdin.isatty():
         raise CommandError(
             "pipe the state into stdin: wfstore state put ID < state.json", Exit.USAGE
         )
     text = sys.stdin.read()
     try:
-        state = state_from_json(text)
+        state = state_from_json(text, workflow_id, form)
     except ValueError as exc:
-        raise CommandError(f"stdin is not a state document: {exc}", Exit.USAGE) from None
-    if state.workflow_id and state.workflow_id != workflow_id:
-        raise CommandError(
-            f"the document is the state of {state.workflow_id!r}, not of {workflow_id!r}",
-            Exit.USAGE,
-        )
-    state.workflow_id = workflow_id
+        raise CommandError(f"stdin: {exc}", Exit.USAGE) from None
     with settings.connect() as client:
         version = client.state.save(state, expected_version=expected_version)
     out = settings.output

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import NoReturn, TextIO
 
+from wfstore.awf_state import encode_state
 from wfstore.domain import ExecutionContext, ExecutionRecord, HistoryFilter
 from wfstore.errors import AlreadyExistsError, StoreError
 from wfstore.ports import HistoryStore, StateStore
@@ -27,7 +28,6 @@ from wfstored.storage.factory import (
     open_history_store,
     open_state_store,
 )
-from wfstored.storage.files.awf_codec import encode_state
 
 __all__ = ["MigrationReport", "main", "migrate_history", "migrate_states"]
 

@@ -1,7 +1,7 @@
 """The file backend: execution state as awf's own JSON state files, one per workflow id.
 
 :mod:`~wfstored.storage.files.state_store` (the store: atomic writes, striped locks),
-:mod:`~wfstored.storage.files.awf_codec` (the Go tool's exact bytes) and
+the kernel's :mod:`~wfstore.awf_state` (the Go tool's exact bytes) and
 :mod:`~wfstored.storage.files.file_lock` (cross-process ``flock``).
 """
 

@@ -1,6 +1,6 @@
 """A StateStore that keeps each execution state in ``<directory>/<workflow id>.json``.
 
-The files are awf's own state files (see :mod:`wfstored.storage.files.awf_codec`), so awf
+The files are awf's own state files (see :mod:`wfstore.awf_state`), so awf
 and wfstored can share a state directory.
 
 Writes are atomic and durable: the state goes to a unique temp file in the same directory
@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
+from wfstore.awf_state import decode_state, encode_state
 from wfstore.domain import ExecutionContext, Page, StoredState, StoreInfo
 from wfstore.errors import (
     ConflictError,
@@ -52,7 +53,6 @@ from wfstore.validation import (
     check_workflow_id,
 )
 
-from wfstored.storage.files.awf_codec import decode_state, encode_state
 from wfstored.storage.files.change_feed import POLL_SECONDS, FileChangeFeed
 from wfstored.storage.files.change_log import ChangeLog, Intent
 from wfstored.storage.files.file_lock import FileLock

@@ -1,6 +1,6 @@
 """A StateStore in a PostgreSQL database: one row per workflow id, the document as jsonb.
 
-The document is awf's own (:mod:`wfstored.storage.files.awf_codec`), so a state reads back
+The document is awf's own (:mod:`wfstore.awf_state`), so a state reads back
 exactly as from the file backend, and SQL can look inside it. Name, status and update time
 are columns of their own, indexed. Each row has a version; a deleted state leaves its row as a
 tombstone (document NULL) so that its versions never start over. Ids list in byte order with
@@ -13,6 +13,7 @@ import threading
 from typing import Final
 
 import psycopg
+from wfstore.awf_state import decode_state, encode_state
 from wfstore.domain import ExecutionContext, Page, StoredState, StoreInfo
 from wfstore.errors import ConflictError
 from wfstore.validation import (
@@ -22,7 +23,6 @@ from wfstore.validation import (
     check_workflow_id,
 )
 
-from wfstored.storage.files.awf_codec import decode_state, encode_state
 from wfstored.storage.postgres.change_feed import POLL_SECONDS, Notifier, PostgresChangeFeed
 from wfstored.storage.postgres.database import DEFAULT_POOL_SIZE
 from wfstored.storage.postgres.figures import STATE_COUNT_SQL, table_figures

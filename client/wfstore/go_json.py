@@ -4,7 +4,7 @@ What does not depend on awf's structs lives here: Go's ``float64`` and RFC 3339 
 its HTML-safe escapes and indented layout (:func:`render`), and a parser that reads what Go
 writes (lone-surrogate escapes included) and names what is wrong in a broken file
 (:class:`CorruptError`, which collects the path to the problem as it unwinds).
-:mod:`wfstored.storage.files.awf_codec` maps awf's structs onto these.
+:mod:`wfstore.awf_state` maps awf's structs onto these.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any, Final, NoReturn
 
 import orjson
+
 from wfstore.timestamps import NANOS_PER_SECOND, to_unix_nanos, with_nanosecond
 from wfstore.validation import NestedValueError, normalize_json
 

@@ -11,7 +11,7 @@ that is not a well-formed state with :class:`~wfstore.errors.DataCorruptedError`
 
 The structs are described once, as tables of :class:`_Field` (Go key, Python attribute, codec),
 and both directions are driven by those tables; Go's own JSON conventions (number and time
-formats, escapes, parsing) are :mod:`wfstored.storage.files.go_json`'s.
+formats, escapes, parsing) are :mod:`wfstore.go_json`'s.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import orjson
+
 from wfstore.domain import (
     ConversationState,
     ExecutionContext,
@@ -30,9 +31,7 @@ from wfstore.domain import (
     Turn,
 )
 from wfstore.errors import DataCorruptedError, InvalidArgumentError
-from wfstore.validation import INT32_RANGE, INT64_RANGE, check_context
-
-from wfstored.storage.files.go_json import (
+from wfstore.go_json import (
     CorruptError,
     fail,
     format_time,
@@ -43,6 +42,7 @@ from wfstored.storage.files.go_json import (
     parse_time,
     render,
 )
+from wfstore.validation import INT32_RANGE, INT64_RANGE, check_context
 
 if TYPE_CHECKING:
     from collections.abc import Callable
