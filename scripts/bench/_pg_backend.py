@@ -46,10 +46,12 @@ def create_database(peer: Peer, database: str) -> str:
 
 
 def copy_history(url: str, rows: Iterable[Row]) -> int:
-    """Load ``rows`` into the history table with one ``COPY``, then ANALYZE; return the count.
+    """Load ``rows`` into the history table with one ``COPY`` and VACUUM it; return the count.
 
     The table must be fresh (COPY has no conflict rule); the generated rows hold no NUL, so
-    nothing needs the adapter's escaping.
+    nothing needs the adapter's escaping. VACUUM sets the visibility map, as autovacuum soon
+    would on a live table: without it, index-only scans read the heap too (the scale phase's
+    hot 7-day GetStats took 24 ms instead of 12).
     """
     total = 0
     with psycopg.connect(url, autocommit=True) as conn:
@@ -57,7 +59,7 @@ def copy_history(url: str, rows: Iterable[Row]) -> int:
             for row in rows:
                 copy.write_row(row)
                 total += 1
-        conn.execute(f"ANALYZE {TABLE}")
+        conn.execute(f"VACUUM ANALYZE {TABLE}")
     return total
 
 

@@ -226,6 +226,13 @@ def test_a_bad_history_row_is_data_loss_naming_the_record(
         assert good in store.list(HistoryFilter(workflow_name="fine", limit=1000))  # the rest works
         stats = store.get_stats(HistoryFilter())
         assert stats.total_executions >= 2
+        # Every row is counted; text that is not UTF-8 reads with U+FFFD for each bad byte.
+        assert sum(stats.status_counts.values()) == stats.total_executions
+        breakdown = store.get_stats_breakdown(HistoryFilter())
+        assert breakdown.total == stats
+        assert sum(g.stats.total_executions for g in breakdown.groups) == stats.total_executions
+        if case == "non-UTF-8 error_message and status":
+            assert stats.status_counts["\ufffd"] == 1
         store.record(record(f"after-{case}", workflow_name="fine"))
     finally:
         with sqlite3.connect(db_path) as other_tool:

@@ -126,15 +126,24 @@ class StatsCollector:
         self._total = _Figures()
         self._groups: dict[str, _Figures] = {}
 
-    def _figures(self, key: str | None) -> _Figures:
+    def _text(self, stored: str | bytes) -> str:
+        """Return stored text as it reads (bytes: not UTF-8, each bad byte as U+FFFD).
+
+        Text that is not UTF-8 was written by another tool; it is still counted.
+        """
+        if isinstance(stored, bytes):
+            return stored.decode("utf-8", "replace")
+        return self._read_text(stored)
+
+    def _figures(self, key: str | bytes | None) -> _Figures:
         if key is None:
             return self._total
-        return self._groups.setdefault(self._read_text(key), _Figures())
+        return self._groups.setdefault(self._text(key), _Figures())
 
     def add_status(
         self,
-        key: str | None,
-        status: str,
+        key: str | bytes | None,
+        status: str | bytes,
         count: int,
         sums: tuple[int, int],
         bounds: tuple[int, int],
@@ -144,7 +153,7 @@ class StatsCollector:
         ``sums`` are the sums of the high and low 32 bits of their durations, ``bounds``
         their smallest and largest duration.
         """
-        self._figures(key).add(self._read_text(status), count, sums, bounds)
+        self._figures(key).add(self._text(status), count, sums, bounds)
 
     def set_percentiles(self, key: str | None, percentiles: Percentiles) -> None:
         """Set the percentiles of the durations of ``key``'s records."""

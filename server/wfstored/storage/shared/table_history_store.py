@@ -8,8 +8,10 @@ listing, statistics and cleanup, and how text is stored (PostgreSQL escapes NUL)
 
 from __future__ import annotations
 
+import contextvars
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from concurrent.futures import CancelledError, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -103,12 +105,22 @@ class TableHistoryStore(ClosingStore, ABC):
     """The backend's statistics SQL (a ``staticmethod``)."""
     collect_stats: StatsReader
     """Reads the rows of ``stats_query`` into a collector (a ``staticmethod``)."""
+    stats_threads: int | None = None
+    """Statistics are computed on this many threads of the store's own (None: on the caller's
+    thread). A backend whose statistics hold every matching duration in this process sets it:
+    their large buffers then stay in a few threads' malloc arenas, so the memory a process
+    keeps is bounded by this number of calls, not by its number of serving threads."""
 
     def __init__(self, database: HistoryDatabase, clock: Callable[[], datetime]) -> None:
         """Serve the port on ``database``; take "now" from ``clock``; share commits."""
         self._db = database
         self._clock = clock
         self._committer = GroupCommitter(self._commit_units)
+        self._stats_pool: ThreadPoolExecutor | None = None
+        if self.stats_threads is not None:
+            self._stats_pool = ThreadPoolExecutor(
+                self.stats_threads, thread_name_prefix="wfstore-stats"
+            )
 
     @property
     def database_name(self) -> str:
@@ -123,6 +135,8 @@ class TableHistoryStore(ClosingStore, ABC):
     def close(self) -> None:
         """Release the store's resources; idempotent. Later calls raise StoreClosedError."""
         self._db.close()
+        if self._stats_pool is not None:
+            self._stats_pool.shutdown(wait=False, cancel_futures=True)
 
     # --- What a backend supplies ---------------------------------------------------------------
 
@@ -231,12 +245,27 @@ class TableHistoryStore(ClosingStore, ABC):
         return self._stats(history_filter, grouped=True).breakdown()
 
     def _stats(self, history_filter: HistoryFilter | None, *, grouped: bool) -> StatsCollector:
-        """Run the statistics statement and return what it found."""
+        """Run the statistics statement (on the stats threads, if any); return what it found."""
         self._db.check_open()
         applied = self._stored_filter(filter_or_default(history_filter))
         sql, params = self.stats_query(applied, grouped=grouped)
+        if self._stats_pool is None:
+            return self._collect(sql, params)
+        run = contextvars.copy_context().run
+        try:
+            work = self._stats_pool.submit(run, self._collect, sql, params)
+        except RuntimeError:  # shut down: closed since the check above
+            self._db.check_open()
+            raise
+        try:
+            return work.result()
+        except CancelledError:  # closed while it waited for a thread
+            self._db.check_open()
+            raise
+
+    def _collect(self, sql: str, params: Sequence[object]) -> StatsCollector:
         collector = StatsCollector(self._read_text)
-        self.collect_stats(self._db.fetch("computing stats", sql, params), collector)
+        self.collect_stats(self._db.fetch("computing stats", sql, [*params]), collector)
         return collector
 
     def cleanup(self, older_than: timedelta) -> int:
