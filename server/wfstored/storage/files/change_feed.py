@@ -123,6 +123,9 @@ class FileChangeFeed:
         if self._events is None and self._inotify and self._dir.is_dir():
             self._events = open_directory_events(self._dir)
             self._inotify = self._events is not None
+            # Appends made before the watch existed were never reported: forget every end
+            # seen so far, so the next read looks at each stripe once more.
+            self._ends.clear()
         return self._events
 
     def state_at(self, workflow_id: str, version: int) -> ExecutionContext | None:
