@@ -14,7 +14,7 @@ from types import FrameType
 import wfstore
 from wfstore.ports import HistoryStore, StateStore
 
-from wfstored.daemon.config import Config, ConfigError, parse_config
+from wfstored.daemon.config import Config, ConfigError, read_config
 from wfstored.daemon.protection import (
     ProtectionError,
     describe_protection,
@@ -149,10 +149,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return migrate.main(args[1:])
     try:
-        config = parse_config(args)
+        read = read_config(args)
     except ConfigError as exc:
         print(f"wfstored: error: {exc}", file=sys.stderr)  # noqa: T201 (no logging yet)
         return EXIT_USAGE
+    if read.print_config:
+        from wfstored.daemon.print_config import print_settings  # noqa: PLC0415 (a command)
+
+        print_settings(read.settings)
+        return 0
+    config = read.config
     logging.basicConfig(
         level=config.log_level,
         stream=sys.stderr,
