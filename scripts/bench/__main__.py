@@ -51,6 +51,10 @@ COMMANDS: dict[str, Command] = {
         "scripts.bench.observability",
         "what --metrics-listen and --tracing cost per call, beside interceptor libraries",
     ),
+    "retention": Command(
+        "scripts.bench.retention",
+        "Record latency while a retention round deletes 50,000 old history records",
+    ),
     "soak": Command(
         "scripts.bench.soak", "SIGKILL wfstored under load many times, verifying each time"
     ),

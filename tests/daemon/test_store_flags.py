@@ -59,7 +59,7 @@ def test_an_unknown_scheme_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert line.startswith("wfstored: error: --state-store: unknown state store scheme 'redis'")
     env = {"WFSTORE_HISTORY_STORE": "mysql://db/wf"}
     line = _fails_with_one_line("--data-dir", str(tmp_path), env=env)
-    assert "--history-store: unknown history store scheme 'mysql'" in line
+    assert "WFSTORE_HISTORY_STORE: unknown history store scheme 'mysql'" in line
 
 
 def test_a_store_that_cannot_be_opened_is_one_line_naming_its_url(tmp_path: Path) -> None:

@@ -1,49 +1,57 @@
-"""The daemon's configuration: command-line flags, each with a ``WFSTORE_*`` variable."""
+"""The daemon's configuration: flags, ``WFSTORE_*`` variables and a TOML config file.
+
+The flags are declared once, in :func:`flag_parser`; :mod:`wfstored.daemon.settings` layers
+them (flag > variable > file > default) and :func:`read_config` checks every value with the
+validators of :mod:`wfstored.daemon.config_values`, naming the layer a bad value came from.
+"""
 
 from __future__ import annotations
 
-import argparse
 import os
-import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
-from typing import NoReturn
 
-import wfstore
 from wfstore.transport import is_loopback_host
 
-from wfstored.rpc.server import DEFAULT_SOCKET_MODE, DEFAULT_WORKERS
-from wfstored.rpc.servicers import DEFAULT_MAX_WATCHERS
-from wfstored.storage.factory import (
-    ServerOptions,
-    StoreURL,
-    StoreURLError,
-    parse_history_url,
-    parse_state_url,
+from wfstored.daemon.config_file import ConfigFileError
+from wfstored.daemon.config_values import (
+    TCP_ADDRESS,
+    ConfigError,
+    parse_bool,
+    parse_duration,
+    parse_float,
+    parse_int,
+    parse_log_level,
+    parse_metrics_address,
+    parse_path,
+    parse_socket_mode,
+    parse_store_url,
+    parse_tracing,
 )
+from wfstored.daemon.flags import DEFAULT_LISTEN, DEFAULT_PORT, flag_parser
+from wfstored.daemon.settings import Setting, layer_settings
+from wfstored.rpc.server import DEFAULT_SOCKET_MODE
+from wfstored.storage.factory import ServerOptions, StoreURL, parse_history_url, parse_state_url
 
 __all__ = [
+    "DEFAULT_CLEANUP_INTERVAL",
     "DEFAULT_LISTEN",
     "DEFAULT_PORT",
     "DEFAULT_SOCKET_MODE",
     "Config",
     "ConfigError",
+    "ReadConfig",
     "check_listen_address",
+    "flag_parser",
     "is_loopback_address",
     "parse_config",
+    "read_config",
 ]
 
-DEFAULT_PORT = 50551
-"""The TCP port wfstored listens on when no address is given."""
-DEFAULT_LISTEN = f"127.0.0.1:{DEFAULT_PORT}"
-"""The address wfstored listens on when no address is given: loopback only."""
-_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-_TCP_ADDRESS = re.compile(r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(?P<port>[0-9]{1,5})$")
-
-
-class ConfigError(Exception):
-    """The configuration is invalid; the message says which setting and why."""
+DEFAULT_CLEANUP_INTERVAL = timedelta(hours=1)
+"""How often the retention round runs unless ``--cleanup-interval`` says otherwise."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -79,6 +87,10 @@ class Config:
     """``host:port`` to serve Prometheus metrics on over HTTP; ``None``: no metrics."""
     tracing: str | None = None
     """Where OpenTelemetry spans go: ``otlp``, ``console`` or ``file:PATH``; ``None``: off."""
+    history_retention: timedelta | None = None
+    """Delete history records completed longer ago than this; ``None``: keep everything."""
+    cleanup_interval: timedelta = DEFAULT_CLEANUP_INTERVAL
+    """How often the retention round runs."""
 
     def state_url(self) -> StoreURL:
         """Return the state store to open: the one named, or the default under data_dir."""
@@ -93,215 +105,6 @@ class Config:
     def uses_data_dir(self) -> bool:
         """Whether a store lives in the data directory (so it must exist, mode 0700)."""
         return self.state_store is None or self.history_store is None
-
-
-class _Parser(argparse.ArgumentParser):
-    """An argument parser whose errors are one line, raised rather than printed."""
-
-    def error(self, message: str) -> NoReturn:
-        raise ConfigError(f"{message} (see wfstored --help)")
-
-
-def _parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="wfstored",
-        description="Serve wfstore's execution state and history over gRPC.",
-        epilog="Every flag can also be set by the environment variable shown in its help.",
-    )
-    parser.add_argument(
-        "--version",
-        action="version",
-        version=f"%(prog)s {wfstore.__version__}",
-        help="print the version",
-    )
-    parser.add_argument(
-        "--data-dir",
-        default=environ.get("WFSTORE_DATA_DIR", "wfstore-data"),
-        help="where state files and history.db live; created 0700 if missing "
-        "(WFSTORE_DATA_DIR, default ./wfstore-data)",
-    )
-    parser.add_argument(
-        "--state-store",
-        default=environ.get("WFSTORE_STATE_STORE"),
-        metavar="URL",
-        help="where execution state lives: file:///dir or a plain path (WFSTORE_STATE_STORE, "
-        "default the JSON files in DATA_DIR/state)",
-    )
-    parser.add_argument(
-        "--history-store",
-        default=environ.get("WFSTORE_HISTORY_STORE"),
-        metavar="URL",
-        help="where execution history lives: sqlite:///file.db or a plain path "
-        "(WFSTORE_HISTORY_STORE, default SQLite in DATA_DIR/history.db)",
-    )
-    parser.add_argument(
-        "--pool-size",
-        default=environ.get("WFSTORE_POOL_SIZE", "10"),
-        metavar="N",
-        help="connections each store on a database server keeps at most (WFSTORE_POOL_SIZE, "
-        "default 10)",
-    )
-    parser.add_argument(
-        "--connect-timeout",
-        default=environ.get("WFSTORE_CONNECT_TIMEOUT", "10"),
-        metavar="S",
-        help="seconds to wait for a store's database at start before exiting 2 "
-        "(WFSTORE_CONNECT_TIMEOUT, default 10)",
-    )
-    parser.add_argument(
-        "--listen",
-        action="append",
-        metavar="ADDR",
-        help="host:port or unix:///path; repeat for several (WFSTORE_LISTEN, comma-separated; "
-        f"default {DEFAULT_LISTEN})",
-    )
-    parser.add_argument(
-        "--grace-seconds",
-        default=environ.get("WFSTORE_GRACE_SECONDS", "10"),
-        help="how long in-flight calls may finish on SIGTERM (WFSTORE_GRACE_SECONDS, default 10)",
-    )
-    parser.add_argument(
-        "--max-message-bytes",
-        default=environ.get("WFSTORE_MAX_MESSAGE_BYTES", str(16 * 1024 * 1024)),
-        help="largest request or reply; larger gets RESOURCE_EXHAUSTED "
-        "(WFSTORE_MAX_MESSAGE_BYTES, default 16777216)",
-    )
-    parser.add_argument(
-        "--workers",
-        default=environ.get("WFSTORE_WORKERS", str(DEFAULT_WORKERS)),
-        help="threads serving calls (WFSTORE_WORKERS, default 16)",
-    )
-    parser.add_argument(
-        "--max-watchers",
-        default=environ.get("WFSTORE_MAX_WATCHERS", str(DEFAULT_MAX_WATCHERS)),
-        help="Watch streams served at once, each on a thread of its own; more get "
-        f"RESOURCE_EXHAUSTED (WFSTORE_MAX_WATCHERS, default {DEFAULT_MAX_WATCHERS})",
-    )
-    parser.add_argument(
-        "--log-level",
-        default=environ.get("WFSTORE_LOG_LEVEL", "INFO"),
-        help="DEBUG, INFO, WARNING or ERROR (WFSTORE_LOG_LEVEL, default INFO)",
-    )
-    observability = parser.add_argument_group("observability (see docs/observability.md)")
-    observability.add_argument(
-        "--metrics-listen",
-        default=environ.get("WFSTORE_METRICS_LISTEN"),
-        metavar="ADDR",
-        help="serve Prometheus metrics over plain, unauthenticated HTTP on host:port (port 0: "
-        "any free port) at /metrics (WFSTORE_METRICS_LISTEN; default: no metrics)",
-    )
-    observability.add_argument(
-        "--tracing",
-        default=environ.get("WFSTORE_TRACING"),
-        metavar="EXPORTER",
-        help="record an OpenTelemetry span per call and send it to otlp (OTEL_EXPORTER_OTLP_* "
-        "variables), console (stdout) or file:PATH (JSON lines); needs wfstore[otel] "
-        "(WFSTORE_TRACING; default: off)",
-    )
-    security = parser.add_argument_group("security (see docs/security.md)")
-    security.add_argument(
-        "--tls-cert",
-        default=environ.get("WFSTORE_TLS_CERT"),
-        metavar="PEM",
-        help="serve TLS on TCP listeners with this certificate chain; needs --tls-key "
-        "(WFSTORE_TLS_CERT)",
-    )
-    security.add_argument(
-        "--tls-key",
-        default=environ.get("WFSTORE_TLS_KEY"),
-        metavar="PEM",
-        help="the private key of --tls-cert; must not be readable by others (WFSTORE_TLS_KEY)",
-    )
-    security.add_argument(
-        "--tls-client-ca",
-        default=environ.get("WFSTORE_TLS_CLIENT_CA"),
-        metavar="PEM",
-        help="require client certificates signed by these CAs (mutual TLS) (WFSTORE_TLS_CLIENT_CA)",
-    )
-    security.add_argument(
-        "--auth-token-file",
-        default=environ.get("WFSTORE_AUTH_TOKEN_FILE"),
-        metavar="FILE",
-        help="require 'authorization: Bearer <token>' with one of the tokens in FILE (one a "
-        "line, # comments) on every call but health (WFSTORE_AUTH_TOKEN_FILE)",
-    )
-    security.add_argument(
-        "--insecure",
-        action="store_const",
-        const="true",
-        default=environ.get("WFSTORE_INSECURE", "false"),
-        help="allow listening on a non-loopback address with neither TLS nor a token "
-        "(WFSTORE_INSECURE=true)",
-    )
-    security.add_argument(
-        "--socket-mode",
-        default=environ.get("WFSTORE_SOCKET_MODE", f"{DEFAULT_SOCKET_MODE:o}"),
-        metavar="OCTAL",
-        help="permission bits of Unix sockets, e.g. 660 to let the group connect "
-        "(WFSTORE_SOCKET_MODE, default 600)",
-    )
-    return parser
-
-
-def _float(name: str, text: str, minimum: float) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, not {text!r}") from None
-    if not value >= minimum:  # also rejects NaN
-        raise ConfigError(f"{name} must be at least {minimum}, not {text}")
-    return value
-
-
-def _int(name: str, text: str, minimum: int) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise ConfigError(f"{name} must be a whole number, not {text!r}") from None
-    if value < minimum:
-        raise ConfigError(f"{name} must be at least {minimum}, not {value}")
-    return value
-
-
-def _log_level(text: str) -> str:
-    level = text.upper()
-    if level not in _LOG_LEVELS:
-        raise ConfigError(f"--log-level must be one of {', '.join(_LOG_LEVELS)}, not {text!r}")
-    return level
-
-
-def _bool(name: str, text: str) -> bool:
-    value = text.strip().lower()
-    if value in {"1", "true", "yes", "on"}:
-        return True
-    if value in {"", "0", "false", "no", "off"}:
-        return False
-    raise ConfigError(f"{name} must be true or false, not {text!r}")
-
-
-def _socket_mode(text: str) -> int:
-    try:
-        mode = int(text, 8)
-    except ValueError:
-        raise ConfigError(f"--socket-mode must be octal permission bits, not {text!r}") from None
-    if not 0 <= mode <= 0o777:
-        raise ConfigError(f"--socket-mode must be between 000 and 777, not {text}")
-    if mode & 0o600 != 0o600:
-        raise ConfigError(f"--socket-mode {text} must let the owner read and write (6xx)")
-    return mode
-
-
-def _path(text: str | None) -> Path | None:
-    return Path(text) if text else None
-
-
-def _store_url(flag: str, text: str | None, parse: Callable[[str], StoreURL]) -> StoreURL | None:
-    if text is None:
-        return None
-    try:
-        return parse(text)
-    except StoreURLError as exc:
-        raise ConfigError(f"{flag}: {exc}") from None
 
 
 def is_loopback_address(address: str) -> bool:
@@ -339,7 +142,7 @@ def check_listen_address(address: str) -> str:
         if not address.removeprefix("unix:").lstrip("/"):
             raise ConfigError(f"listen address {address!r} has no socket path")
         return address
-    match = _TCP_ADDRESS.match(address)
+    match = TCP_ADDRESS.match(address)
     if match is None or int(match["port"]) > 65535:
         raise ConfigError(
             f"listen address {address!r} is not host:port or unix:///path (e.g. 127.0.0.1:50551)"
@@ -347,57 +150,94 @@ def check_listen_address(address: str) -> str:
     return address
 
 
-def _metrics_address(text: str | None) -> str | None:
-    """Return the metrics address ``host:port`` (None: none given); raise ConfigError if bad."""
-    if not text:
-        return None
-    match = _TCP_ADDRESS.match(text)
-    if match is None or int(match["port"]) > 65535:
-        raise ConfigError(
-            f"--metrics-listen {text!r} is not host:port (e.g. 127.0.0.1:9464); metrics are "
-            "served over HTTP on TCP only"
-        )
-    return text
+@dataclass(frozen=True, slots=True)
+class ReadConfig:
+    """A checked configuration with the settings it was made of, and the command asked for."""
+
+    config: Config
+    settings: Mapping[str, Setting]
+    """Every setting by config-file key, with its value as text and its source."""
+    print_config: bool = False
+    """``--print-config`` was given: show the settings rather than serve."""
 
 
-def _tracing(text: str | None) -> str | None:
-    """Return the tracing exporter (None: off); raise ConfigError if it is not one we know."""
-    if not text or text.strip().lower() in {"off", "none"}:
-        return None
-    if text in {"otlp", "console"}:
-        return text
-    if text.startswith("file:") and text.removeprefix("file:"):
-        return text
-    raise ConfigError(f"--tracing must be otlp, console, file:PATH or off, not {text!r}")
+def _text(settings: Mapping[str, Setting], key: str) -> tuple[str, str | None]:
+    """Return a single-valued setting's error label and value."""
+    setting = settings[key]
+    if isinstance(setting.value, tuple):  # pragma: no cover (only repeatable flags are tuples)
+        raise TypeError(key)
+    return setting.label, setting.value
+
+
+def _required(settings: Mapping[str, Setting], key: str) -> tuple[str, str]:
+    label, value = _text(settings, key)
+    return label, "" if value is None else value
+
+
+def _listen(settings: Mapping[str, Setting]) -> tuple[str, ...]:
+    value = settings["listen"].value
+    addresses = (value,) if isinstance(value, str) else (value or ())
+    return tuple(check_listen_address(a) for a in addresses) or (DEFAULT_LISTEN,)
+
+
+def _build(settings: Mapping[str, Setting]) -> Config:
+    """Check every setting and return the configuration they make."""
+
+    def number(key: str, minimum: int) -> int:
+        return parse_int(*_required(settings, key), minimum)
+
+    def seconds(key: str, minimum: float) -> float:
+        return parse_float(*_required(settings, key), minimum)
+
+    def path(key: str) -> Path | None:
+        return parse_path(_text(settings, key)[1])
+
+    interval = parse_duration(*_required(settings, "cleanup-interval"))
+    config = Config(
+        data_dir=Path(_required(settings, "data-dir")[1]),
+        listen=_listen(settings),
+        grace_seconds=seconds("grace-seconds", 0.0),
+        max_message_bytes=number("max-message-bytes", 1024),
+        workers=number("workers", 1),
+        max_watchers=number("max-watchers", 1),
+        log_level=parse_log_level(*_required(settings, "log-level")),
+        tls_cert=path("tls-cert"),
+        tls_key=path("tls-key"),
+        tls_client_ca=path("tls-client-ca"),
+        auth_token_file=path("auth-token-file"),
+        insecure=parse_bool(*_required(settings, "insecure")),
+        socket_mode=parse_socket_mode(*_required(settings, "socket-mode")),
+        state_store=parse_store_url(*_text(settings, "state-store"), parse_state_url),
+        history_store=parse_store_url(*_text(settings, "history-store"), parse_history_url),
+        server_options=ServerOptions(
+            pool_size=number("pool-size", 1),
+            connect_timeout=seconds("connect-timeout", 0.1),
+        ),
+        metrics_listen=parse_metrics_address(*_text(settings, "metrics-listen")),
+        tracing=parse_tracing(*_text(settings, "tracing")),
+        history_retention=parse_duration(*_required(settings, "history-retention"), allow_off=True),
+        cleanup_interval=interval or DEFAULT_CLEANUP_INTERVAL,
+    )
+    _check_security(config)
+    return config
+
+
+def read_config(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> ReadConfig:
+    """Return the checked configuration from ``argv``, ``environ`` and the config file.
+
+    Raises :class:`ConfigError` naming the flag, variable or file key that is wrong.
+    """
+    try:
+        settings, given = layer_settings(flag_parser(), argv, environ)
+    except ConfigFileError as exc:
+        raise ConfigError(str(exc)) from None
+    return ReadConfig(
+        config=_build(settings),
+        settings=settings,
+        print_config=bool(getattr(given, "print_config", False)),
+    )
 
 
 def parse_config(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> Config:
     """Return the configuration from ``argv`` (without the program name) and ``environ``."""
-    args = _parser(environ).parse_args(list(argv))
-    listen = args.listen or [a.strip() for a in environ.get("WFSTORE_LISTEN", "").split(",")]
-    listen = [a for a in listen if a] or [DEFAULT_LISTEN]
-    config = Config(
-        data_dir=Path(args.data_dir),
-        listen=tuple(check_listen_address(a) for a in listen),
-        grace_seconds=_float("--grace-seconds", args.grace_seconds, 0.0),
-        max_message_bytes=_int("--max-message-bytes", args.max_message_bytes, 1024),
-        workers=_int("--workers", args.workers, 1),
-        max_watchers=_int("--max-watchers", args.max_watchers, 1),
-        log_level=_log_level(args.log_level),
-        tls_cert=_path(args.tls_cert),
-        tls_key=_path(args.tls_key),
-        tls_client_ca=_path(args.tls_client_ca),
-        auth_token_file=_path(args.auth_token_file),
-        insecure=_bool("--insecure (WFSTORE_INSECURE)", args.insecure),
-        socket_mode=_socket_mode(args.socket_mode),
-        state_store=_store_url("--state-store", args.state_store, parse_state_url),
-        history_store=_store_url("--history-store", args.history_store, parse_history_url),
-        server_options=ServerOptions(
-            pool_size=_int("--pool-size", args.pool_size, 1),
-            connect_timeout=_float("--connect-timeout", args.connect_timeout, 0.1),
-        ),
-        metrics_listen=_metrics_address(args.metrics_listen),
-        tracing=_tracing(args.tracing),
-    )
-    _check_security(config)
-    return config
+    return read_config(argv, environ).config

@@ -14,17 +14,19 @@ from types import FrameType
 import wfstore
 from wfstore.ports import HistoryStore, StateStore
 
-from wfstored.daemon.config import Config, ConfigError, parse_config
+from wfstored.daemon.config import Config, ConfigError, read_config
 from wfstored.daemon.protection import (
     ProtectionError,
     describe_protection,
     load_protection,
     warn_about_exposure,
 )
+from wfstored.daemon.retention import RetentionTask
 from wfstored.daemon.serving_line import serving_line
 from wfstored.daemon.stores import StoreOpenError, describe_stores, open_stores
 from wfstored.rpc import ListenError, Protection, RpcOptions, start_server
 from wfstored.rpc.handlers import Interceptor
+from wfstored.storage.shared.table_history_store import TableHistoryStore
 
 __all__ = ["EXIT_USAGE", "main"]
 
@@ -52,8 +54,24 @@ def _rpc_options(
     )
 
 
+def _retention(config: Config, history: HistoryStore, cleanup: ExitStack) -> RetentionTask | None:
+    """Start the retention rounds if ``--history-retention`` asks for them."""
+    if config.history_retention is None:
+        return None
+    if not isinstance(history, TableHistoryStore):  # pragma: no cover (every backend is one)
+        raise _StartupError("--history-retention: this history store cannot delete in batches")
+    task = RetentionTask(history, config.history_retention, config.cleanup_interval)
+    task.start()
+    cleanup.callback(task.stop)
+    return task
+
+
 def _observers(
-    config: Config, state: StateStore, history: HistoryStore, cleanup: ExitStack
+    config: Config,
+    state: StateStore,
+    history: HistoryStore,
+    cleanup: ExitStack,
+    retention: RetentionTask | None = None,
 ) -> list[Interceptor]:
     """Start metrics and tracing if asked for; return their interceptors, metrics first.
 
@@ -65,7 +83,12 @@ def _observers(
         from wfstored.daemon.metrics import MetricsError, start_metrics  # noqa: PLC0415
 
         try:
-            metrics = start_metrics(config.metrics_listen, state, history)
+            extra = []
+            if retention is not None:
+                from wfstored.daemon.retention_metrics import RetentionCollector  # noqa: PLC0415
+
+                extra.append(RetentionCollector(retention.counters))
+            metrics = start_metrics(config.metrics_listen, state, history, extra)
         except MetricsError as exc:
             raise _StartupError(str(exc)) from None
         cleanup.callback(metrics.stop)
@@ -91,7 +114,8 @@ def _serve(config: Config) -> int:
     with ExitStack() as cleanup:
         cleanup.callback(state.close)
         cleanup.callback(history.close)
-        observers = _observers(config, state, history, cleanup)
+        retention = _retention(config, history, cleanup)
+        observers = _observers(config, state, history, cleanup, retention)
         stopped_by = _run(config, protection, state, history, observers)
     _log.info("wfstored stopped on %s", stopped_by)
     return 0
@@ -149,10 +173,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return migrate.main(args[1:])
     try:
-        config = parse_config(args)
+        read = read_config(args)
     except ConfigError as exc:
         print(f"wfstored: error: {exc}", file=sys.stderr)  # noqa: T201 (no logging yet)
         return EXIT_USAGE
+    if read.print_config:
+        from wfstored.daemon.print_config import print_settings  # noqa: PLC0415 (a command)
+
+        print_settings(read.settings)
+        return 0
+    config = read.config
     logging.basicConfig(
         level=config.log_level,
         stream=sys.stderr,

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client.registry import Collector
 from wfstore.domain import StoreInfo
 from wfstore.ports import HistoryStore, StateStore
 
@@ -54,8 +55,15 @@ def _describers(*stores: object) -> list[Callable[[], StoreInfo]]:
     return [describe for describe in found if callable(describe)]
 
 
-def start_metrics(address: str, state: StateStore, history: HistoryStore) -> MetricsServer:
+def start_metrics(
+    address: str,
+    state: StateStore,
+    history: HistoryStore,
+    collectors: Sequence[Collector] = (),
+) -> MetricsServer:
     """Serve the metrics of ``state``, ``history`` and the calls on ``address`` (host:port).
+
+    ``collectors`` report more of the daemon (e.g. the retention rounds).
 
     Raises :class:`MetricsError` when the address cannot be listened on.
     """
@@ -63,6 +71,8 @@ def start_metrics(address: str, state: StateStore, history: HistoryStore) -> Met
     interceptor = CallMetrics(registry)
     batch_sizes = history.commit_batch_sizes if isinstance(history, TableHistoryStore) else None
     registry.register(StoreCollector(_describers(state, history), batch_sizes))
+    for collector in collectors:
+        registry.register(collector)
     host, _, port = address.rpartition(":")
     try:
         http, _thread = start_http_server(int(port), host.strip("[]"), registry)

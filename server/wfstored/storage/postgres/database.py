@@ -15,7 +15,8 @@ import logging
 import time
 import urllib.parse
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Final, TypeVar
 
 import psycopg
@@ -200,6 +201,28 @@ class PostgresDatabase:
         if returned is not None and time.monotonic() - returned < _FRESH_SECONDS:
             return
         psycopg_pool.ConnectionPool.check_connection(conn)
+
+    @contextmanager
+    def advisory_lock(self, action: str, key: int) -> Iterator[psycopg.Connection | None]:
+        """Hold session advisory lock ``key`` on a pooled connection, or yield None if taken.
+
+        The connection (autocommit, no statement timeout) is the caller's until the block
+        ends; the lock is released then, or by the server if the session dies first.
+        """
+        self.check_open()
+        try:
+            with self._pool.connection(timeout=CONNECTION_WAIT_SECONDS) as conn:
+                self._bound_statements(conn, None)
+                row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+                if not (row and row[0]):
+                    yield None
+                    return
+                try:
+                    yield conn
+                finally:
+                    conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+        except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
+            raise translate_postgres_error(exc, self.name, action) from None
 
     def ping(self, timeout: float = 1.0) -> None:
         """Return if a connection answers ``SELECT 1`` within ``timeout`` s; raise otherwise."""

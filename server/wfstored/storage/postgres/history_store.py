@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Final
 
@@ -28,7 +29,7 @@ from wfstored.storage.postgres.nul_escape import escape_text, unescape_text
 from wfstored.storage.postgres.queries import (
     COPY_TO_STAGING,
     CREATE_STAGING,
-    DELETE_OLDER,
+    DELETE_OLDER_BATCH,
     INSERT_RETURNING,
     MERGE_STAGING,
     SELECT_BY_IDS,
@@ -39,9 +40,12 @@ from wfstored.storage.postgres.queries import (
 from wfstored.storage.postgres.schema import open_migrated
 from wfstored.storage.shared.record_rows import RECORD_ID, Row, row_record
 from wfstored.storage.shared.store_info import DESCRIBE_SECONDS, measured
-from wfstored.storage.shared.table_history_store import TableHistoryStore
+from wfstored.storage.shared.table_history_store import BatchDeleter, TableHistoryStore
 
-__all__ = ["PostgresHistoryStore"]
+__all__ = ["RETENTION_LOCK_KEY", "PostgresHistoryStore"]
+
+RETENTION_LOCK_KEY: Final = 0x7766_7374_6F72_6531
+"""The advisory lock a retention round holds, so that one daemon per database runs it."""
 
 
 class PostgresHistoryStore(TableHistoryStore):
@@ -86,11 +90,31 @@ class PostgresHistoryStore(TableHistoryStore):
             info, lambda deadline: table_figures(self._db, deadline, COUNT_SQL), timeout
         )
 
-    def _delete_older(self, cutoff: str) -> int:
+    def _delete_batch(self, cutoff: str, limit: int) -> int:
         def delete(conn: psycopg.Connection) -> int:
-            return conn.execute(DELETE_OLDER, (cutoff,)).rowcount
+            return conn.execute(DELETE_OLDER_BATCH, (cutoff, limit)).rowcount
 
         return self._db.transaction("cleaning up", delete)
+
+    @contextmanager
+    def _cleanup_turn(self) -> Iterator[BatchDeleter | None]:
+        """Hold the database's retention lock for the round, or yield None if another has it.
+
+        The lock is a session-level advisory lock on :data:`RETENTION_LOCK_KEY`, taken with
+        ``pg_try_advisory_lock`` on a pooled connection kept for the round; each batch is a
+        transaction of its own on that connection. A daemon that dies mid-round loses its
+        session, and the lock with it.
+        """
+        with self._db.advisory_lock("cleaning up", RETENTION_LOCK_KEY) as conn:
+            if conn is None:
+                yield None
+                return
+
+            def delete(cutoff: str, limit: int) -> int:
+                with conn.transaction():
+                    return conn.execute(DELETE_OLDER_BATCH, (cutoff, limit)).rowcount
+
+            yield delete
 
     def _stored_row(self, row: Row) -> Row:
         return tuple(escape_text(value) if isinstance(value, str) else value for value in row)

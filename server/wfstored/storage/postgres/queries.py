@@ -23,7 +23,7 @@ from wfstored.storage.shared.record_rows import Row
 __all__ = [
     "COPY_TO_STAGING",
     "CREATE_STAGING",
-    "DELETE_OLDER",
+    "DELETE_OLDER_BATCH",
     "INSERT_RETURNING",
     "MERGE_STAGING",
     "SELECT_BY_IDS",
@@ -49,8 +49,11 @@ MERGE_STAGING: Final = (
 return the ids inserted."""
 SELECT_BY_IDS: Final = f"SELECT {SELECT_COLUMNS} FROM {TABLE} WHERE id = ANY(%s)"  # noqa: S608
 """Read the rows stored under a list of ids."""
-DELETE_OLDER: Final = f"DELETE FROM {TABLE} WHERE completed_at < %s"  # noqa: S608 (constants)
-"""Delete the rows completed before a time."""
+DELETE_OLDER_BATCH: Final = (
+    f"DELETE FROM {TABLE} WHERE id IN (SELECT id FROM {TABLE}"  # noqa: S608 (constants)
+    " WHERE completed_at < %s ORDER BY completed_at LIMIT %s)"
+)
+"""Delete at most a number of the rows completed before a time, the oldest first."""
 _RANKS: Final = ", ".join(f"sorted[({p} * n + 99) / 100]" for p in PERCENTILES)
 
 

@@ -9,9 +9,11 @@ listing, statistics and cleanup, and how text is stored (PostgreSQL escapes NUL)
 from __future__ import annotations
 
 import contextvars
+import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import CancelledError, ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -36,10 +38,17 @@ from wfstored.storage.shared.closing import ClosingStore
 from wfstored.storage.shared.group_commit import BatchSizes, GroupCommitter
 from wfstored.storage.shared.history_queries import DEFAULT_LIST_LIMIT, Position, plan_page
 from wfstored.storage.shared.history_stats import StatsCollector
+from wfstored.storage.shared.pruning import (
+    BATCH_ROWS,
+    BatchDeleter,
+    PruneResult,
+    delete_in_batches,
+)
 from wfstored.storage.shared.record_rows import Row, record_row, row_record
 from wfstored.storage.shared.time_text import cutoff_text
 
 __all__ = [
+    "BatchDeleter",
     "HistoryDatabase",
     "QueryBuilder",
     "StatsQueryBuilder",
@@ -149,8 +158,20 @@ class TableHistoryStore(ClosingStore, ABC):
         """
 
     @abstractmethod
-    def _delete_older(self, cutoff: str) -> int:
-        """Delete the rows completed before the time text ``cutoff``; return how many."""
+    def _delete_batch(self, cutoff: str, limit: int) -> int:
+        """Delete at most ``limit`` rows completed before ``cutoff`` in one transaction.
+
+        The oldest go first; returns how many were deleted.
+        """
+
+    @contextmanager
+    def _cleanup_turn(self) -> Iterator[BatchDeleter | None]:
+        """Yield how a retention round deletes a batch, or None if another process runs it.
+
+        By default every process may run a round (on one SQLite file a second round finds
+        little left); a shared database backend takes a lock here.
+        """
+        yield self._delete_batch
 
     def _stored_row(self, row: Row) -> Row:
         """Return ``row`` as the database stores it (as it is, unless a backend escapes text)."""
@@ -276,7 +297,36 @@ class TableHistoryStore(ClosingStore, ABC):
         self._db.check_open()
         check_duration("older_than", older_than)
         cutoff = cutoff_text(self._clock(), older_than)
-        return 0 if cutoff is None else self._delete_older(cutoff)
+        return 0 if cutoff is None else delete_in_batches(self._delete_batch, cutoff)[0]
+
+    def prune(
+        self,
+        older_than: timedelta,
+        *,
+        batch_size: int = BATCH_ROWS,
+        pause: float = 0.0,
+        stop: threading.Event | None = None,
+    ) -> PruneResult | None:
+        """Run one retention round: delete what ``cleanup`` would, in bounded batches.
+
+        Returns None, having deleted nothing, when another process sharing the database is
+        running a round now. ``pause`` s pass between batches; ``stop`` ends the round early.
+        """
+        self._db.check_open()
+        check_duration("older_than", older_than)
+        now = self._clock()
+        cutoff = cutoff_text(now, older_than)
+        with self._cleanup_turn() as delete:
+            if delete is None:
+                return None
+            if cutoff is None:
+                return PruneResult(removed=0, cutoff=now - older_than, batches=0, complete=True)
+            removed, batches, complete = delete_in_batches(
+                delete, cutoff, batch_size=batch_size, pause=pause, stop=stop
+            )
+        return PruneResult(
+            removed=removed, cutoff=now - older_than, batches=batches, complete=complete
+        )
 
     def _decode(self, row: Row) -> ExecutionRecord:
         """Return the record a row holds (a backend that escapes text unescapes it first)."""

@@ -34,7 +34,7 @@ from wfstored.storage.shared.table_history_store import TableHistoryStore
 from wfstored.storage.sqlite.database import SQLiteDatabase
 from wfstored.storage.sqlite.errors import is_undecodable_text
 from wfstored.storage.sqlite.queries import (
-    DELETE_OLDER,
+    DELETE_OLDER_BATCH,
     INSERT,
     SELECT_BY_ID,
     collect_stats,
@@ -101,9 +101,9 @@ class SQLiteHistoryStore(TableHistoryStore):
             conn.close()
         return int(count), size
 
-    def _delete_older(self, cutoff: str) -> int:
+    def _delete_batch(self, cutoff: str, limit: int) -> int:
         def delete(conn: sqlite3.Connection) -> int:
-            return conn.execute(DELETE_OLDER, (cutoff,)).rowcount
+            return conn.execute(DELETE_OLDER_BATCH, (cutoff, limit)).rowcount
 
         return self._db.write("cleaning up", delete)
 

@@ -27,14 +27,24 @@ from wfstored.storage.shared.history_stats import (
 )
 from wfstored.storage.shared.record_rows import Row
 
-__all__ = ["DELETE_OLDER", "INSERT", "SELECT_BY_ID", "collect_stats", "list_query", "stats_query"]
+__all__ = [
+    "DELETE_OLDER_BATCH",
+    "INSERT",
+    "SELECT_BY_ID",
+    "collect_stats",
+    "list_query",
+    "stats_query",
+]
 
 INSERT: Final = insert_statement("?")
 """Insert one row unless its id is stored already."""
 SELECT_BY_ID: Final = f"SELECT {SELECT_COLUMNS} FROM {TABLE} WHERE id = ?"  # noqa: S608 (constants)
 """Read the row stored under an id."""
-DELETE_OLDER: Final = f"DELETE FROM {TABLE} WHERE completed_at < ?"  # noqa: S608 (constants)
-"""Delete the rows completed before a time."""
+DELETE_OLDER_BATCH: Final = (
+    f"DELETE FROM {TABLE} WHERE id IN (SELECT id FROM {TABLE}"  # noqa: S608 (constants)
+    " WHERE completed_at < ? ORDER BY completed_at LIMIT ?)"
+)
+"""Delete at most a number of the rows completed before a time, the oldest first."""
 
 
 def list_query(
