@@ -7,6 +7,7 @@ import os
 import shlex
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -56,9 +57,14 @@ def test_the_units_command_line_parses(tmp_path: Path) -> None:
 def test_systemd_analyze_verifies_the_unit(tmp_path: Path) -> None:
     analyze = shutil.which("systemd-analyze")
     if analyze is None:
-        pytest.skip("systemd-analyze is not installed")
-    # verify checks that the executable exists: point it at one that does.
-    text = UNIT.read_text(encoding="utf-8").replace("/usr/local/bin/wfstored", "/bin/true")
+        if os.environ.get("WFSTORE_REQUIRE_SYSTEMD") == "1":
+            pytest.fail("systemd-analyze is missing and WFSTORE_REQUIRE_SYSTEMD=1")
+        pytest.skip("systemd-analyze is not installed (Debian's systemd package)")
+    # verify checks that the executable exists: point it at this environment's wfstored.
+    wfstored = Path(sys.executable).parent / "wfstored"
+    if not wfstored.exists():
+        pytest.skip(f"{wfstored} is not installed (pip install -e .)")
+    text = UNIT.read_text(encoding="utf-8").replace("/usr/local/bin/wfstored", str(wfstored))
     copy = tmp_path / "wfstored.service"
     copy.write_text(text, encoding="utf-8")
     done = subprocess.run(
