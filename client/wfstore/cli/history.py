@@ -237,6 +237,7 @@ _STAT_COLUMNS: Final = (
     ("FAILED", "failed_count", str),
     ("CANCELLED", "cancelled_count", str),
     ("AVG", "avg_duration_ms", format_duration_ms),
+    ("MIN", "min_duration_ms", format_duration_ms),
     ("P50", "p50_duration_ms", format_duration_ms),
     ("P95", "p95_duration_ms", format_duration_ms),
     ("P99", "p99_duration_ms", format_duration_ms),
