@@ -70,7 +70,7 @@ def test_3_unavailable(tmp_path: Path) -> None:
     for address in (_closed_port(), f"unix://{tmp_path}/nobody.sock"):
         done = run_cli("-a", address, "--timeout", "2", "state", "ls")
         assert done.returncode == 3, done
-        one_error_line(done.stderr)
+        assert one_error_line(done.stderr).startswith("wfstore: error: the daemon is unavailable: ")
 
 
 def test_4_conflict(daemon: Daemon) -> None:

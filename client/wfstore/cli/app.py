@@ -215,7 +215,9 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911 (one exit p
     except CommandError as exc:
         return _fail(exc.message, exc.code)
     except StoreError as exc:
-        return _fail(exc.message.replace("\n", " "), exit_for_error(exc))
+        code = exit_for_error(exc)
+        prefix = "the daemon is unavailable: " if code is Exit.UNAVAILABLE else ""
+        return _fail(prefix + exc.message.replace("\n", " "), code)
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
     except BrokenPipeError:
