@@ -8,7 +8,7 @@ import select
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 
@@ -46,11 +46,16 @@ class TTYRun:
 
 
 def run_on_tty(
-    *args: str, answer: str | None = None, env: Mapping[str, str] | None = None, timeout: float = 30
+    *args: str,
+    answer: str | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 30,
+    before_answer: Callable[[], object] | None = None,
 ) -> TTYRun:
     """Run ``wfstore args`` with a pseudo-terminal as stdin, stdout and stderr.
 
-    ``answer`` is typed once the command has written something (a confirmation prompt).
+    ``answer`` is typed once the command has asked a question (a confirmation prompt), after
+    ``before_answer`` (if given) has run: what happens while the user thinks.
     """
     main, secondary = pty.openpty()
     terminal = {"TERM": "xterm-256color", "COLUMNS": "120", "LINES": "40"}
@@ -78,6 +83,8 @@ def run_on_tty(
                     break
                 chunks.append(data)
                 if not answered and b"?" in b"".join(chunks):
+                    if before_answer is not None:
+                        before_answer()
                     os.write(main, answer.encode() + b"\n")  # type: ignore[union-attr]
                     answered = True
             elif process.poll() is not None:

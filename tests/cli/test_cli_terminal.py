@@ -83,3 +83,25 @@ def test_confirmation_on_a_terminal(daemon: Daemon) -> None:
     assert "deleted doomed" in yes.output
     with daemon.client() as client:
         assert client.state.list() == ["spared"]
+
+
+def test_a_confirmed_delete_keeps_a_state_saved_while_the_question_was_open(
+    daemon: Daemon,
+) -> None:
+    with daemon.client() as client:
+        client.state.save(ExecutionContext.new("busy", "deploy"))
+
+        def a_worker_saves_meanwhile() -> None:
+            client.state.save(ExecutionContext.new("busy", "deploy"))
+
+        done = run_on_tty(
+            "-a",
+            daemon.tcp_target,
+            "state",
+            "rm",
+            "busy",
+            answer="y",
+            before_answer=a_worker_saves_meanwhile,
+        )
+        assert done.returncode == 4, done.output
+        assert client.state.load("busy") is not None

@@ -177,6 +177,9 @@ def remove_state(
             yes=yes,
             action=f"delete the state of {workflow_id!r}",
         )
+        if expected_version is None and not yes:
+            # Delete what the user agreed to: a state saved since the question is kept (exit 4).
+            expected_version = stored.version
         client.state.delete(workflow_id, expected_version=expected_version)
     out = settings.output
     if out.mode != "text":
