@@ -45,44 +45,33 @@ def group() -> None:
     """Inspect execution history: one record per finished run."""
 
 
-class _TimeBound(click.ParamType):  # type: ignore[type-arg]
-    """A ``--since``/``--until`` value: ``24h`` (that long ago) or an ISO date or time."""
+class _Parsed(click.ParamType):  # type: ignore[type-arg]
+    """A value read by a parser that raises ValueError with the message for the user."""
 
-    name = "WHEN"
-
-    def convert(
-        self,
-        value: Any,  # noqa: ANN401 (whatever the command line or a default gave)
-        param: click.Parameter | None,
-        ctx: click.Context | None,
-    ) -> datetime:
-        """Parse ``value``; a usage error says what is accepted."""
-        if isinstance(value, datetime):
-            return value
-        try:
-            return parse_time_bound(str(value))
-        except ValueError as exc:
-            self.fail(str(exc), param, ctx)
-
-
-class _Duration(click.ParamType):  # type: ignore[type-arg]
-    """A duration: ``30d``, ``24h``, ``90m``, ``1.5h``."""
-
-    name = "DURATION"
+    def __init__(self, name: str, parse: Callable[[str], object]) -> None:
+        """Read values with ``parse``; ``name`` is what ``--help`` shows (``WHEN``)."""
+        self.name = name
+        self._parse = parse
 
     def convert(
         self,
         value: Any,  # noqa: ANN401 (whatever the command line or a default gave)
         param: click.Parameter | None,
         ctx: click.Context | None,
-    ) -> timedelta:
+    ) -> Any:  # noqa: ANN401 (what the parser returns)
         """Parse ``value``; a usage error says what is accepted."""
-        if isinstance(value, timedelta):
-            return value
+        if not isinstance(value, str):
+            return value  # converted already (a default, or click's second pass)
         try:
-            return parse_duration(str(value))
+            return self._parse(value)
         except ValueError as exc:
             self.fail(str(exc), param, ctx)
+
+
+_WHEN: Final = _Parsed("WHEN", parse_time_bound)
+"""A ``--since``/``--until`` value: ``24h`` (that long ago) or an ISO date or time."""
+_DURATION: Final = _Parsed("DURATION", parse_duration)
+"""A duration: ``30d``, ``24h``, ``90m``, ``1.5h``."""
 
 
 def _filters(command: F) -> F:
@@ -90,8 +79,8 @@ def _filters(command: F) -> F:
     options = (
         click.option("--workflow", "-w", default="", help="Only runs of this workflow."),
         click.option("--status", "-s", default="", help="Only runs with this status."),
-        click.option("--since", type=_TimeBound(), help="Completed at or after: 24h, 2026-11-01."),
-        click.option("--until", type=_TimeBound(), help="Completed at or before (same forms)."),
+        click.option("--since", type=_WHEN, help="Completed at or after: 24h, 2026-11-01."),
+        click.option("--until", type=_WHEN, help="Completed at or before (same forms)."),
     )
     return functools.reduce(lambda cmd, option: option(cmd), reversed(options), command)
 
@@ -274,7 +263,7 @@ def _print_stats(
 @click.option(
     "--older-than",
     required=True,
-    type=_Duration(),
+    type=_DURATION,
     help="Delete runs completed longer ago than this: 30d, 12h.",
 )
 @click.option("--dry-run", is_flag=True, help="Only count what would be deleted.")
