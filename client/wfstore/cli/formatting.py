@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime, timedelta
-from typing import Final
+from datetime import UTC, datetime
+
+from wfstore.durations import parse_duration
 
 __all__ = [
     "format_bytes",
@@ -14,9 +14,6 @@ __all__ = [
     "parse_duration",
     "parse_time_bound",
 ]
-
-_DURATION: Final = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)", re.ASCII)
-_UNIT_SECONDS: Final = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 def format_duration_ms(milliseconds: int) -> str:
@@ -69,23 +66,6 @@ def format_bytes(size: int | None) -> str:
             return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     raise AssertionError  # pragma: no cover (the loop returns at TiB)
-
-
-def parse_duration(text: str) -> timedelta:
-    """Parse ``30d``, ``24h``, ``90m``, ``1.5h``, ``2w``, ``45s``, ``500ms`` or ``1h30m``."""
-    compact = text.strip().replace(" ", "")
-    position = 0
-    total = 0.0
-    for match in _DURATION.finditer(compact):
-        if match.start() != position:
-            break
-        total += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-        position = match.end()
-    if not compact or position != len(compact):
-        raise ValueError(
-            f"{text!r} is not a duration: use a number and a unit, e.g. 30d, 24h, 90m, 1.5h"
-        )
-    return timedelta(seconds=total)
 
 
 def parse_time_bound(text: str, now: datetime | None = None) -> datetime:

@@ -13,6 +13,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Final
 
+from wfstore.durations import parse_duration as read_duration
+
 from wfstored.storage.factory import StoreURL, StoreURLError
 
 __all__ = [
@@ -37,8 +39,6 @@ TCP_ADDRESS: Final = re.compile(
     r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(?P<port>[0-9]{1,5})$"
 )
 """``host:port``, the host a name, an IPv4 literal or a bracketed IPv6 literal."""
-_DURATION: Final = re.compile(r"^(?P<count>[0-9]{1,9})(?P<unit>[smhdw])$")
-_UNITS: Final = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _OFF: Final = frozenset({"off", "none", "0"})
 
 
@@ -141,21 +141,21 @@ def parse_tracing(name: str, text: str | None) -> str | None:
 
 
 def parse_duration(name: str, text: str, *, allow_off: bool = False) -> timedelta | None:
-    """Return a duration written as a whole number and a unit: ``90s``, ``90m``, ``12h``, ``30d``.
+    """Return a duration longer than zero, as :func:`wfstore.durations.parse_duration` reads it.
 
-    ``w`` (weeks) is understood too. With ``allow_off``, ``off`` (or ``none``, ``0``) is
-    ``None``; otherwise the duration must be longer than zero.
+    ``30d``, ``12h``, ``90m``, ``45s``, ``1h30m``, ``1.5h``. With ``allow_off``, ``off`` (or
+    ``none``, ``0``) is ``None``.
     """
     value = text.strip().lower()
     if allow_off and value in _OFF:
         return None
-    match = _DURATION.match(value)
-    if match is None or int(match["count"]) == 0:
+    try:
+        duration = read_duration(value)
+    except ValueError:
+        duration = timedelta(0)
+    if duration <= timedelta(0):
         off = " or off" if allow_off else ""
         raise ConfigError(
             f"{name} must be a duration such as 30d, 12h, 90m or 45s{off}, not {text!r}"
         )
-    try:
-        return timedelta(**{_UNITS[match["unit"]]: int(match["count"])})
-    except OverflowError:
-        raise ConfigError(f"{name} {text!r} is too long") from None
+    return duration

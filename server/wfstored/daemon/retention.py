@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final, Literal, Protocol
 
+from wfstore.durations import format_duration
 from wfstore.errors import StoreError
 
 from wfstored.storage.shared.pruning import BATCH_ROWS, PruneResult
@@ -30,7 +31,6 @@ __all__ = [
     "RetentionCounters",
     "RetentionFigures",
     "RetentionTask",
-    "duration_text",
 ]
 
 _log = logging.getLogger("wfstored.retention")
@@ -139,8 +139,8 @@ class RetentionTask:
         """Start the rounds: the first after a short delay, then one every interval."""
         _log.info(
             "retention: deleting history records older than %s, every %s",
-            duration_text(self._retention),
-            duration_text(timedelta(seconds=self._interval)),
+            format_duration(self._retention),
+            format_duration(timedelta(seconds=self._interval)),
         )
         self._thread.start()
 
@@ -191,12 +191,3 @@ class RetentionTask:
         while not self._stop.wait(delay):
             self.run_round()
             delay = self._interval
-
-
-def duration_text(duration: timedelta) -> str:
-    """Return ``duration`` as the flags write it, in its largest whole unit (``30d``, ``90m``)."""
-    seconds = duration.total_seconds()
-    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{int(seconds // size)}{unit}"
-    return f"{seconds:g}s"
