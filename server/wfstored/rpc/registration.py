@@ -4,7 +4,8 @@ gRPC's Python server answers a request its deserializer cannot parse with INTERN
 deserializing request!") and logs a traceback, before any servicer code runs. Malformed bytes
 are the caller's fault, so the deserializers built here never raise: bytes that are not a
 valid request message become an :class:`UndecodableRequest`, which the servicer answers with
-INVALID_ARGUMENT naming the method (see :mod:`wfstored.rpc.servicers`).
+INVALID_ARGUMENT naming the method (see :mod:`wfstored.rpc.servicers`). A servicer may also
+return its reply serialized already (bytes), which is sent as it is.
 """
 
 from __future__ import annotations
@@ -57,6 +58,18 @@ def _lenient(method: str, request_type: type[Message]) -> Callable[[bytes], obje
     return deserialize
 
 
+def _serializer(reply_type: type[Message]) -> Callable[[object], bytes]:
+    """Return a serializer of ``reply_type`` that passes a reply serialized already through."""
+    serialize = reply_type.SerializeToString
+
+    def serialize_reply(reply: object) -> bytes:
+        if type(reply) is bytes:
+            return reply
+        return serialize(reply)  # type: ignore[arg-type] # an instance of reply_type
+
+    return serialize_reply
+
+
 def _handlers(service: ServiceDescriptor, servicer: object) -> _Handlers:
     handlers: _Handlers = {}
     for method in service.methods:
@@ -70,7 +83,7 @@ def _handlers(service: ServiceDescriptor, servicer: object) -> _Handlers:
         handlers[method.name] = make(
             getattr(servicer, method.name),
             request_deserializer=_lenient(f"{service.full_name}/{method.name}", request_type),
-            response_serializer=reply_type.SerializeToString,
+            response_serializer=_serializer(reply_type),
         )
     return handlers
 

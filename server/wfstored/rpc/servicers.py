@@ -18,6 +18,7 @@ from typing import Any, Final, TypeVar
 import grpc
 from wfstore import wire
 from wfstore.deadlines import deadline_after
+from wfstore.domain import StoredState
 from wfstore.errors import ConflictError, InvalidArgumentError, StoreError, UnavailableError
 from wfstore.ports import HistoryStore, StateStore
 from wfstore.status import conflict_details, status_for_error
@@ -122,6 +123,8 @@ class StateServicer(state_pb2_grpc.StateServiceServicer, _Servicer):
         """How many Watch streams are open now."""
         self._watching_guard = threading.Lock()
         self._messages = StateMessages()
+        self._get_projected: Callable[[str, Callable[[StoredState], bytes]], bytes | None] | None
+        self._get_projected = getattr(store, "get_projected", None)
 
     @_state
     def Save(  # noqa: N802 (gRPC method name)
@@ -136,17 +139,23 @@ class StateServicer(state_pb2_grpc.StateServiceServicer, _Servicer):
         return state_pb2.StateServiceSaveResponse(version=version)
 
     @_state
-    def Load(  # noqa: N802 (gRPC method name)
+    def Load(  # type: ignore[override] # noqa: N802 (gRPC method name; replies serialized, see registration)
         self, request: state_pb2.StateServiceLoadRequest, context: grpc.ServicerContext
-    ) -> state_pb2.StateServiceLoadResponse:
-        """Load a state and its version, or answer NOT_FOUND."""
-        stored = self._store.get(request.workflow_id)
+    ) -> bytes:
+        """Load a state and its version, or answer NOT_FOUND.
+
+        The reply goes out already serialized: a store that can (``get_projected``) keeps
+        it while the stored bytes are unchanged, so a state read again is not converted again.
+        """
         del context
-        if stored is None:
+        if self._get_projected is not None:
+            reply = self._get_projected(request.workflow_id, _load_reply)
+        else:
+            stored = self._store.get(request.workflow_id)
+            reply = None if stored is None else _load_reply(stored)
+        if reply is None:
             raise _NotFoundError(f"no state stored for workflow id {request.workflow_id!r}")
-        return state_pb2.StateServiceLoadResponse(
-            state=wire.context_to_proto(stored.state), version=stored.version
-        )
+        return reply
 
     @_state
     def List(  # noqa: N802 (gRPC method name)
@@ -233,6 +242,14 @@ class StateServicer(state_pb2_grpc.StateServiceServicer, _Servicer):
                     sent = token
                     yield state_pb2.StateServiceWatchResponse(resume_token=token)
                     last = now
+
+
+def _load_reply(stored: StoredState) -> bytes:
+    """Return the serialized Load reply for ``stored``."""
+    reply = state_pb2.StateServiceLoadResponse(
+        state=wire.context_to_proto(stored.state), version=stored.version
+    )
+    return reply.SerializeToString()
 
 
 class HistoryServicer(history_pb2_grpc.HistoryServiceServicer, _Servicer):

@@ -36,7 +36,7 @@ import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, TypeVar
 
 from wfstore.awf_state import decode_state, encode_state
 from wfstore.domain import ExecutionContext, Page, StoredState, StoreInfo
@@ -59,6 +59,7 @@ from wfstored.storage.files.file_lock import FileLock
 from wfstored.storage.files.versions import TAIL_BYTES, next_version, stamp, version_of
 from wfstored.storage.shared.os_errors import translate_os_errors
 from wfstored.storage.shared.private_files import FILE_MODE, fsync_dir, make_private_dirs, open_fd
+from wfstored.storage.shared.projection_cache import DEFAULT_CACHE_BYTES, ProjectionCache
 from wfstored.storage.shared.state_pages import page_of_ids, resume_after, state_page_size
 from wfstored.storage.shared.store_info import (
     DESCRIBE_SECONDS,
@@ -68,7 +69,7 @@ from wfstored.storage.shared.store_info import (
 from wfstored.storage.shared.watch_hub import Watcher, WatchHub
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
 __all__ = ["LOCK_DIR_NAME", "STRIPES", "JSONStateStore", "JSONStore", "stripe_of"]
 
@@ -83,6 +84,8 @@ _DOT_NAMES: Final = frozenset({"..json", "...json"})
 _SETTLED_NANOS: Final = 2_000_000_000
 _TEMP_NAME: Final = re.compile(r"\.wfstore-(\d+)-.+\.tmp", re.ASCII | re.DOTALL)
 _O_NOFOLLOW: Final = getattr(os, "O_NOFOLLOW", 0)
+_READ_FLAGS: Final = os.O_RDONLY | os.O_NONBLOCK | _O_NOFOLLOW
+T = TypeVar("T")
 
 
 def stripe_of(workflow_id: str) -> int:
@@ -101,9 +104,16 @@ class _Stripe:
 class JSONStateStore:
     """Keeps one awf state file per workflow id in a directory; thread- and process-safe."""
 
-    def __init__(self, directory: str | os.PathLike[str]) -> None:
-        """Use ``directory`` (created with mode 0700 on first use) for the state files."""
+    def __init__(
+        self, directory: str | os.PathLike[str], *, cache_bytes: int = DEFAULT_CACHE_BYTES
+    ) -> None:
+        """Use ``directory`` (created with mode 0700 on first use) for the state files.
+
+        ``cache_bytes`` bounds what :meth:`get_projected` keeps (0: nothing).
+        """
         self._dir = Path(directory)
+        self._dir_prefix = f"{self._dir}{os.sep}"
+        self._projections: ProjectionCache[object] = ProjectionCache(cache_bytes)
         self._lock_dir = self._dir / LOCK_DIR_NAME
         self._guard = threading.Lock()  # the one-time creation and sweep
         self._stripes_guard = threading.Lock()
@@ -167,6 +177,31 @@ class JSONStateStore:
         data, mtime_ns = read
         state = decode_state(data, workflow_id)
         return StoredState(state=state, version=version_of(data, mtime_ns))
+
+    def get_projected(self, workflow_id: str, project: Callable[[StoredState], T]) -> T | None:
+        """Return ``project`` of what :meth:`get` returns, or None if nothing is stored.
+
+        For a reader that only reads the value (the daemon's Load turns it into its reply):
+        the value may be one ``project`` made before from byte-identical file contents (see
+        :class:`~wfstored.storage.shared.projection_cache.ProjectionCache`). The file is read
+        on every call, so the value is never stale; what is saved is decoding, validating and
+        projecting. ``project`` must depend on nothing but the stored state, and be the same
+        object on every call (a module-level function).
+        """
+        self._check_open()
+        check_workflow_id(workflow_id)
+        with translate_os_errors(f"loading the state of {workflow_id!r} from {self._dir}"):
+            self._ensure_dir()
+            read = self._read(workflow_id)
+        if read is None:
+            return None
+        data, mtime_ns = read
+
+        def make() -> T:
+            state = decode_state(data, workflow_id)
+            return project(StoredState(state=state, version=version_of(data, mtime_ns)))
+
+        return self._projections.get((workflow_id, project), data, mtime_ns, make)  # type: ignore[return-value]
 
     def delete(self, workflow_id: str, *, expected_version: int | None = None) -> None:
         """Delete the state stored under ``workflow_id``; a missing id is not an error.
@@ -313,6 +348,10 @@ class JSONStateStore:
     def _path(self, workflow_id: str) -> Path:
         return self._dir / f"{workflow_id}{_SUFFIX}"
 
+    def _file_name(self, workflow_id: str) -> str:
+        """Return the id's file as a plain string: cheaper than :meth:`_path` to make."""
+        return f"{self._dir_prefix}{workflow_id}{_SUFFIX}"
+
     def _replace(self, target: Path, data: bytes, index: int) -> None:
         """Write ``data`` to a temp file, then rename it onto ``target``; caller holds the lock."""
         temp = self._dir / f".wfstore-{index}-{secrets.token_hex(8)}.tmp"
@@ -361,7 +400,7 @@ class JSONStateStore:
         With ``tail``, only the file's last ``tail`` bytes.
         """
         try:
-            fd = open_fd(self._path(workflow_id), os.O_RDONLY | os.O_NONBLOCK | _O_NOFOLLOW)
+            fd = open_fd(self._file_name(workflow_id), _READ_FLAGS)
         except FileNotFoundError:
             self._require_dir()
             return None
@@ -373,18 +412,15 @@ class JSONStateStore:
             ) from exc
         try:
             info = os.fstat(fd)
-        except BaseException:
-            os.close(fd)
-            raise
-        if not stat.S_ISREG(info.st_mode):
-            os.close(fd)
-            raise DataCorruptedError(
-                f"state of {workflow_id!r} is corrupted: its file is not a regular file"
-            )
-        with os.fdopen(fd, "rb") as file:
+            if not stat.S_ISREG(info.st_mode):
+                raise DataCorruptedError(
+                    f"state of {workflow_id!r} is corrupted: its file is not a regular file"
+                )
             if tail is None:
-                return file.read(), info.st_mtime_ns
+                return _read_all(fd, info.st_size), info.st_mtime_ns
             return os.pread(fd, tail, max(0, info.st_size - tail)), info.st_mtime_ns
+        finally:
+            os.close(fd)
 
     def _sync_dir(self) -> None:
         """Make renames and unlinks in the directory durable."""
@@ -462,6 +498,17 @@ def _no_directory(workflow_id: str, action: str) -> Iterator[None]:
         raise DataCorruptedError(
             f"state of {workflow_id!r} cannot be {action}: its file is a directory"
         ) from None
+
+
+def _read_all(fd: int, size: int) -> bytes:
+    """Read an open file to its end; ``size`` is what fstat said (it may have grown since)."""
+    data = os.read(fd, size + 1)
+    if len(data) <= size:
+        return data
+    chunks = [data]
+    while chunk := os.read(fd, 1 << 16):
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _is_state_file(entry: os.DirEntry[str]) -> bool:
