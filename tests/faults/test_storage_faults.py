@@ -149,7 +149,7 @@ def test_an_io_error_is_unavailable_and_keeps_the_previous_state(
         if failing == "fsync":
             patch.setattr(os, "fsync", broken)
         else:
-            patch.setattr(Path, "replace", broken)
+            patch.setattr(os, "replace", broken)
         with pytest.raises(UnavailableError, match="Input/output error") as caught:
             store.save(_big_state("victim", 10))
     assert "saving the state of 'victim'" in caught.value.message

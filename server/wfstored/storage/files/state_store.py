@@ -5,7 +5,8 @@ and wfstored can share a state directory.
 
 Writes are atomic and durable: the state goes to a unique temp file in the same directory
 (``.wfstore-<stripe>-<random>.tmp``, mode 0600), which is fsynced, renamed onto the target and
-followed by an fsync of the directory. Readers therefore see the old state or the new one,
+followed by an fsync of the directory (started after the rename; concurrent writers share one,
+see :mod:`wfstored.storage.shared.shared_fsync`). Readers therefore see the old state or the new one,
 never a mix, and need no lock. Each file carries its version as its last key (see
 :mod:`wfstored.storage.files.versions`).
 
@@ -60,6 +61,7 @@ from wfstored.storage.files.versions import TAIL_BYTES, next_version, stamp, ver
 from wfstored.storage.shared.os_errors import translate_os_errors
 from wfstored.storage.shared.private_files import FILE_MODE, fsync_dir, make_private_dirs, open_fd
 from wfstored.storage.shared.projection_cache import DEFAULT_CACHE_BYTES, ProjectionCache
+from wfstored.storage.shared.shared_fsync import SharedFsync
 from wfstored.storage.shared.state_pages import page_of_ids, resume_after, state_page_size
 from wfstored.storage.shared.store_info import (
     DESCRIBE_SECONDS,
@@ -115,6 +117,7 @@ class JSONStateStore:
         self._dir_prefix = f"{self._dir}{os.sep}"
         self._projections: ProjectionCache[object] = ProjectionCache(cache_bytes)
         self._lock_dir = self._dir / LOCK_DIR_NAME
+        self._dir_fsync = SharedFsync(lambda: fsync_dir(self._dir))
         self._guard = threading.Lock()  # the one-time creation and sweep
         self._stripes_guard = threading.Lock()
         self._stripes: dict[int, _Stripe] = {}
@@ -149,7 +152,7 @@ class JSONStateStore:
                 version = next_version(current)
                 self._log.begin(index, Intent("saved", version, workflow_id), self._version)
                 with self._settled_on_error(index):
-                    self._replace(self._path(workflow_id), stamp(document, version), index)
+                    self._replace(self._file_name(workflow_id), stamp(document, version), index)
                 self._log.end(index, done=True)
         return version
 
@@ -225,7 +228,7 @@ class JSONStateStore:
                     )
                 try:
                     with self._settled_on_error(index):
-                        self._path(workflow_id).unlink()
+                        os.unlink(self._file_name(workflow_id))  # noqa: PTH108 (see _file_name)
                 except FileNotFoundError:
                     self._require_dir()
                     return
@@ -352,20 +355,21 @@ class JSONStateStore:
         """Return the id's file as a plain string: cheaper than :meth:`_path` to make."""
         return f"{self._dir_prefix}{workflow_id}{_SUFFIX}"
 
-    def _replace(self, target: Path, data: bytes, index: int) -> None:
+    def _replace(self, target: str, data: bytes, index: int) -> None:
         """Write ``data`` to a temp file, then rename it onto ``target``; caller holds the lock."""
-        temp = self._dir / f".wfstore-{index}-{secrets.token_hex(8)}.tmp"
+        temp = f"{self._dir_prefix}.wfstore-{index}-{secrets.token_hex(8)}.tmp"
         fd = open_fd(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW)
         try:
-            with os.fdopen(fd, "wb") as file:
-                os.fchmod(file.fileno(), FILE_MODE)  # exactly 0600, whatever the umask
-                file.write(data)
-                file.flush()
-                os.fsync(file.fileno())
-            temp.replace(target)
+            try:
+                os.fchmod(fd, FILE_MODE)  # exactly 0600, whatever the umask
+                _write_all(fd, data)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(temp, target)  # noqa: PTH105 (plain strings on the write path)
         except BaseException:
             with contextlib.suppress(OSError):
-                temp.unlink()
+                os.unlink(temp)  # noqa: PTH108 (plain strings on the write path)
             raise
         self._sync_dir()
 
@@ -423,8 +427,11 @@ class JSONStateStore:
             os.close(fd)
 
     def _sync_dir(self) -> None:
-        """Make renames and unlinks in the directory durable."""
-        fsync_dir(self._dir)
+        """Make renames and unlinks in the directory durable: an fsync started after them.
+
+        Concurrent savers and deleters share one (see :class:`SharedFsync`).
+        """
+        self._dir_fsync()
 
     def _ensure_dir(self) -> None:
         """On first use, create the directories and remove temp files of crashed writers."""
@@ -498,6 +505,13 @@ def _no_directory(workflow_id: str, action: str) -> Iterator[None]:
         raise DataCorruptedError(
             f"state of {workflow_id!r} cannot be {action}: its file is a directory"
         ) from None
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """Write all of ``data`` to ``fd`` (``os.write`` may write less than asked)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _read_all(fd: int, size: int) -> bytes:
