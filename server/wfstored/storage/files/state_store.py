@@ -5,9 +5,9 @@ and wfstored can share a state directory.
 
 Writes are atomic and durable: the state goes to a unique temp file in the same directory
 (``.wfstore-<stripe>-<random>.tmp``, mode 0600), which is fsynced, renamed onto the target and
-followed by an fsync of the directory (started after the rename; concurrent writers share one,
-see :mod:`wfstored.storage.shared.shared_fsync`). Readers therefore see the old state or the new one,
-never a mix, and need no lock. Each file carries its version as its last key (see
+followed by an fsync of the directory (started after the rename; concurrent writers share
+one, see :mod:`wfstored.storage.shared.shared_fsync`). Readers therefore see the old state or
+the new one, never a mix, and need no lock. Each file carries its version as its last key (see
 :mod:`wfstored.storage.files.versions`).
 
 Writers and deleters of one id are serialized across threads and processes by a striped lock:
