@@ -10,7 +10,8 @@ the same page tokens as the file backend (:mod:`wfstored.storage.shared.state_pa
 from __future__ import annotations
 
 import threading
-from typing import Final
+from collections.abc import Callable
+from typing import Final, TypeVar
 
 import psycopg
 from wfstore.awf_state import decode_state, encode_state
@@ -29,10 +30,13 @@ from wfstored.storage.postgres.figures import STATE_COUNT_SQL, table_figures
 from wfstored.storage.postgres.nul_escape import escape_json, escape_text, unescape_json
 from wfstored.storage.postgres.schema import STATE_TABLE, open_migrated
 from wfstored.storage.shared.closing import ClosingStore
+from wfstored.storage.shared.projection_cache import DEFAULT_CACHE_BYTES, ProjectionCache
 from wfstored.storage.shared.state_pages import page_of_ids, resume_after, state_page_size
 from wfstored.storage.shared.store_info import DESCRIBE_SECONDS, measured
 from wfstored.storage.shared.time_text import format_time
 from wfstored.storage.shared.watch_hub import Watcher, WatchHub
+
+T = TypeVar("T")
 
 __all__ = ["PostgresStateStore"]
 
@@ -89,10 +93,19 @@ class PostgresStateStore(ClosingStore):
     """
 
     def __init__(
-        self, url: str, *, pool_size: int = DEFAULT_POOL_SIZE, connect_timeout: float = 10.0
+        self,
+        url: str,
+        *,
+        pool_size: int = DEFAULT_POOL_SIZE,
+        connect_timeout: float = 10.0,
+        cache_bytes: int = DEFAULT_CACHE_BYTES,
     ) -> None:
-        """Connect (waiting up to ``connect_timeout`` s) and bring the schema up to date."""
+        """Connect (waiting up to ``connect_timeout`` s) and bring the schema up to date.
+
+        ``cache_bytes`` bounds what :meth:`get_projected` keeps (0: nothing).
+        """
         self._db = open_migrated(url, pool_size, connect_timeout)
+        self._projections: ProjectionCache[object] = ProjectionCache(cache_bytes)
         self._notifier = Notifier(self._db)
         self._hub: WatchHub | None = None
         self._hub_guard = threading.Lock()
@@ -157,6 +170,30 @@ class PostgresStateStore(ClosingStore):
         assert isinstance(document, str)  # noqa: S101 (document::text)
         state = decode_state(unescape_json(document), workflow_id)
         return StoredState(state=state, version=int(str(version)))
+
+    def get_projected(self, workflow_id: str, project: Callable[[StoredState], T]) -> T | None:
+        """Return ``project`` of what :meth:`get` returns, or None if nothing is stored.
+
+        The row is read on every call; the value may be one ``project`` made before from the
+        same document and version (see
+        :class:`~wfstored.storage.shared.projection_cache.ProjectionCache`), so it is never
+        stale. ``project`` must depend on nothing but the stored state, and be the same object
+        on every call.
+        """
+        self._db.check_open()
+        check_workflow_id(workflow_id)
+        rows = self._db.fetch(f"loading the state of {workflow_id!r}", _LOAD, [workflow_id])
+        if not rows:
+            return None
+        document, version = rows[0]
+        assert isinstance(document, str)  # noqa: S101 (document::text)
+        number = int(str(version))
+
+        def make() -> T:
+            state = decode_state(unescape_json(document), workflow_id)
+            return project(StoredState(state=state, version=number))
+
+        return self._projections.get((workflow_id, project), document, number, make)  # type: ignore[return-value]
 
     def delete(self, workflow_id: str, *, expected_version: int | None = None) -> None:
         """Delete the state stored under ``workflow_id``; a missing id is not an error.

@@ -29,7 +29,7 @@ DEFAULT_CACHE_BYTES: Final = 16 * 1024 * 1024
 
 @dataclass(frozen=True, slots=True)
 class _Entry:
-    source: bytes
+    source: bytes | str
     stamp: int
     value: object
     cost: int
@@ -49,7 +49,7 @@ class ProjectionCache(Generic[T]):
         self._bytes = 0
         self._lock = threading.Lock()
 
-    def get(self, key: Hashable, source: bytes, stamp: int, make: Callable[[], T]) -> T:
+    def get(self, key: Hashable, source: bytes | str, stamp: int, make: Callable[[], T]) -> T:
         """Return the value kept for ``key`` if it was made from ``source`` and ``stamp``.
 
         Otherwise return ``make()`` (which must depend on nothing but ``source`` and ``stamp``),
