@@ -427,3 +427,28 @@ def test_version_prints_the_distributions_version() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"wfstored {importlib.metadata.version('wfstore')}"
+
+
+def test_daemons_with_reuse_port_share_one_port_and_one_data_dir(tmp_path: Path) -> None:
+    first = start_daemon(tmp_path, unix=False, extra=["--reuse-port"])
+    try:
+        port = int(first.tcp_target.rsplit(":", 1)[1])
+        second = start_daemon(tmp_path, unix=False, tcp_port=port, extra=["--reuse-port"])
+        try:
+            assert second.tcp_target == first.tcp_target
+            pids: set[int] = set()
+            for n in range(24):  # each client its own connection; the kernel spreads them
+                with Client(
+                    first.tcp_target, channel_options=[("grpc.use_local_subchannel_pool", 1)]
+                ) as client:
+                    pids.add(client.server_info().pid)
+                    client.state.save(ExecutionContext(workflow_id=f"w-{n}"))
+            assert pids == {first.process.pid, second.process.pid}
+            with first.client() as client:
+                assert client.state.list() == sorted(f"w-{n}" for n in range(24))
+            line = _run_and_fail("--data-dir", str(tmp_path), "--listen", f"127.0.0.1:{port}")
+            assert f"127.0.0.1:{port}" in line  # without the flag, a port in use stays an error
+        finally:
+            assert second.stop() == 0, second.stderr()
+    finally:
+        assert first.stop() == 0, first.stderr()

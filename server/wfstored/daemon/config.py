@@ -77,6 +77,8 @@ class Config:
     """Allow a non-loopback TCP listener with neither TLS nor a token."""
     socket_mode: int = DEFAULT_SOCKET_MODE
     """The permission bits of the Unix sockets."""
+    reuse_port: bool = False
+    """Share TCP ports with other processes that ask for it too (SO_REUSEPORT)."""
     state_store: StoreURL | None = None
     """Where execution state lives; ``None``: JSON files in ``<data_dir>/state``."""
     history_store: StoreURL | None = None
@@ -207,6 +209,7 @@ def _build(settings: Mapping[str, Setting]) -> Config:
         auth_token_file=path("auth-token-file"),
         insecure=parse_bool(*_required(settings, "insecure")),
         socket_mode=parse_socket_mode(*_required(settings, "socket-mode")),
+        reuse_port=parse_bool(*_required(settings, "reuse-port")),
         state_store=parse_store_url(*_text(settings, "state-store"), parse_state_url),
         history_store=parse_store_url(*_text(settings, "history-store"), parse_history_url),
         server_options=ServerOptions(

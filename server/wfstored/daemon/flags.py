@@ -105,6 +105,15 @@ def flag_parser() -> argparse.ArgumentParser:
         f"default {DEFAULT_LISTEN})",
     )
     parser.add_argument(
+        "--reuse-port",
+        action="store_const",
+        const="true",
+        default="false",
+        help="let several wfstored processes listen on the same TCP port (SO_REUSEPORT; the "
+        "kernel spreads connections over them), to use more cores; without it a port in use "
+        "is an error (WFSTORE_REUSE_PORT=true)",
+    )
+    parser.add_argument(
         "--grace-seconds",
         default="10",
         help="how long in-flight calls may finish on SIGTERM (WFSTORE_GRACE_SECONDS, default 10)",

@@ -49,6 +49,7 @@ def _rpc_options(
         max_watchers=config.max_watchers,
         max_message_bytes=config.max_message_bytes,
         socket_mode=config.socket_mode,
+        reuse_port=config.reuse_port,
         protection=protection,
         observers=tuple(observers),
     )

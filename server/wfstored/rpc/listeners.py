@@ -10,29 +10,38 @@ from __future__ import annotations
 import os
 import socket
 import stat
+from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
 
-__all__ = ["ListenError", "bind", "socket_path"]
+__all__ = ["ListenError", "ListenOptions", "bind", "socket_path"]
 
 
 class ListenError(Exception):
     """A listen address could not be bound; the message says which and why."""
 
 
-def bind(
-    server: grpc.Server,
-    address: str,
-    sockets: list[str],
-    tls: grpc.ServerCredentials | None,
-    socket_mode: int,
-) -> str:
-    """Bind ``address`` and return it with the real port (for port 0).
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ListenOptions:
+    """How every listener of a server is bound."""
 
-    TCP listeners serve TLS when ``tls`` is given; Unix sockets are always plaintext, guarded
-    by their file mode instead.
+    tls: grpc.ServerCredentials | None = None
+    """TCP listeners serve TLS with these; Unix sockets are always plaintext."""
+    socket_mode: int = 0o600
+    """The permission bits Unix sockets are created with."""
+    reuse_port: bool = False
+    """Share a TCP port other processes listen on with SO_REUSEPORT rather than refuse it
+    (the server must set ``grpc.so_reuseport`` too)."""
+
+
+def bind(server: grpc.Server, address: str, sockets: list[str], options: ListenOptions) -> str:
+    """Bind ``address`` as ``options`` say and return it with the real port (for port 0).
+
+    Unix sockets' paths are appended to ``sockets``. TCP listeners serve TLS when
+    ``options.tls`` is given; Unix sockets are always plaintext, guarded by their file mode.
     """
+    tls, socket_mode = options.tls, options.socket_mode
     if address.startswith("unix:"):
         path = socket_path(address)
         _refuse_unusable_directory(path)
@@ -46,7 +55,7 @@ def bind(
         return address
     host, _, port_text = address.rpartition(":")
     if int(port_text) != 0:
-        _refuse_taken_port(host.strip("[]"), int(port_text), address)
+        _refuse_taken_port(host.strip("[]"), int(port_text), address, options.reuse_port)
     port = _add_port(server, address, tls)
     return f"{host}:{port}"
 
@@ -70,7 +79,7 @@ def _bind_reason(address: str, exc: RuntimeError) -> str:
     return f"the address is in use or not available on this machine ({exc})"
 
 
-def _refuse_taken_port(host: str, port: int, address: str) -> None:
+def _refuse_taken_port(host: str, port: int, address: str, reuse_port: bool) -> None:
     """Fail with one clear line if ``host:port`` cannot be bound.
 
     gRPC would also fail, but it logs a multi-line error of its own first; probing with a
@@ -83,6 +92,8 @@ def _refuse_taken_port(host: str, port: int, address: str) -> None:
     for family, kind, proto, _, sockaddr in infos:
         with socket.socket(family, kind, proto) as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if reuse_port:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             try:
                 probe.bind(sockaddr)
             except OSError as exc:

@@ -24,7 +24,7 @@ from wfstored.rpc.auth import TokenAuthenticator
 from wfstored.rpc.daemon_info import DaemonFacts
 from wfstored.rpc.drain import Drain
 from wfstored.rpc.handlers import Interceptor
-from wfstored.rpc.listeners import ListenError, bind
+from wfstored.rpc.listeners import ListenError, ListenOptions, bind
 from wfstored.rpc.registration import SERVICES, add_services
 from wfstored.rpc.servicers import (
     DEFAULT_MAX_WATCHERS,
@@ -82,6 +82,8 @@ class RpcOptions:
     """Largest request or reply; larger ones get RESOURCE_EXHAUSTED."""
     socket_mode: int = DEFAULT_SOCKET_MODE
     """The permission bits of the Unix sockets."""
+    reuse_port: bool = False
+    """Let other processes that ask for it too listen on the same TCP ports (SO_REUSEPORT)."""
     protection: Protection = field(default_factory=Protection)
     """TLS on TCP listeners, and the tokens every call but health must carry."""
     health_interval: float = 2.0
@@ -134,7 +136,8 @@ def start_server(options: RpcOptions, state: StateStore, history: HistoryStore) 
         ),
         interceptors=interceptors,
         options=[
-            ("grpc.so_reuseport", 0),  # a port in use must be an error, not a shared port
+            # A port in use is an error unless several daemons are meant to share it.
+            ("grpc.so_reuseport", int(options.reuse_port)),
             ("grpc.max_send_message_length", options.max_message_bytes),
             ("grpc.max_receive_message_length", options.max_message_bytes),
         ],
@@ -155,12 +158,15 @@ def start_server(options: RpcOptions, state: StateStore, history: HistoryStore) 
     )
     services = dict(zip(SERVICE_NAMES[:2], (state, history), strict=True))
     watcher = StoreHealthWatcher(health_servicer, services, options.health_interval)
+    listening = ListenOptions(
+        tls=protection.tls, socket_mode=options.socket_mode, reuse_port=options.reuse_port
+    )
     running = RunningServer(
         server=server, health=health_servicer, drain=drain, watcher=watcher, addresses=[]
     )
     try:
         for address in options.listen:
-            bound = bind(server, address, running.sockets, protection.tls, options.socket_mode)
+            bound = bind(server, address, running.sockets, listening)
             running.addresses.append(bound)
             facts.listeners.append(bound)
     except ListenError:
