@@ -27,6 +27,7 @@ from wfstore.errors import (
 )
 from wfstore.ports import StateStore
 from wfstore.timestamps import Timestamp
+from wfstored.storage.files import live_listing
 from wfstored.storage.files.state_store import LOCK_DIR_NAME, JSONStateStore, stripe_of
 from wfstored.storage.files.versions import stamp
 from wfstored.storage.shared.page_tokens import encode_page_token
@@ -655,7 +656,11 @@ def test_saved_file_is_what_awf_reads(store: JSONStateStore, directory: Path) ->
     assert decode_state((directory / "awf.json").read_bytes(), "awf") == state
 
 
-def test_listing_cache_follows_every_change_to_the_directory(tmp_path: Path) -> None:
+def test_listing_cache_follows_every_change_to_the_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where inotify is missing, List scans, and caches only a settled directory."""
+    monkeypatch.setattr(live_listing, "open_inotify", lambda *_: None)
     directory = tmp_path / "state"
     store = JSONStateStore(directory)
     for n in range(5):

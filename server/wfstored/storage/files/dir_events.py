@@ -17,7 +17,7 @@ import struct
 from pathlib import Path
 from typing import Final
 
-__all__ = ["DirectoryEvents", "open_directory_events"]
+__all__ = ["DirectoryEvents", "open_directory_events", "open_inotify", "read_events"]
 
 _IN_MODIFY: Final = 0x002
 _IN_MOVED_TO: Final = 0x080
@@ -83,17 +83,44 @@ class DirectoryEvents:
 
 def open_directory_events(directory: Path) -> DirectoryEvents | None:
     """Watch ``directory`` for files created, written or moved in; None if inotify cannot."""
+    fd = open_inotify(directory, _IN_MODIFY | _IN_CREATE | _IN_MOVED_TO | _IN_DELETE_SELF)
+    return None if fd is None else DirectoryEvents(fd)
+
+
+def open_inotify(directory: Path, mask: int) -> int | None:
+    """Return a non-blocking inotify descriptor watching ``directory`` for ``mask``, or None.
+
+    None when inotify is missing or out of watches; the caller then does without.
+    """
     libc = _libc()
     if libc is None:
         return None
-    fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+    fd = int(libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC))
     if fd < 0:
         return None
-    mask = _IN_MODIFY | _IN_CREATE | _IN_MOVED_TO | _IN_DELETE_SELF
     if libc.inotify_add_watch(fd, os.fsencode(directory), mask) < 0:
         os.close(fd)
         return None
-    return DirectoryEvents(fd)
+    return fd
+
+
+def read_events(fd: int) -> list[tuple[int, str]]:
+    """Return the (mask, file name) of every event queued on inotify ``fd``, without waiting.
+
+    Raises OSError when the descriptor cannot be read.
+    """
+    events: list[tuple[int, str]] = []
+    while True:
+        try:
+            data = os.read(fd, 65536)
+        except BlockingIOError:
+            return events
+        offset = 0
+        while offset + _HEADER.size <= len(data):
+            _, mask, _, size = _HEADER.unpack_from(data, offset)
+            name = data[offset + _HEADER.size : offset + _HEADER.size + size].rstrip(b"\0")
+            events.append((mask, os.fsdecode(name)))
+            offset += _HEADER.size + size
 
 
 def _libc() -> ctypes.CDLL | None:

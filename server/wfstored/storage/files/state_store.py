@@ -32,6 +32,7 @@ import os
 import re
 import secrets
 import stat
+import sys
 import threading
 import time
 import zlib
@@ -57,6 +58,7 @@ from wfstore.validation import (
 from wfstored.storage.files.change_feed import POLL_SECONDS, FileChangeFeed
 from wfstored.storage.files.change_log import ChangeLog, Intent
 from wfstored.storage.files.file_lock import FileLock
+from wfstored.storage.files.live_listing import LiveListing
 from wfstored.storage.files.versions import TAIL_BYTES, next_version, stamp, version_of
 from wfstored.storage.shared.os_errors import translate_os_errors
 from wfstored.storage.shared.private_files import FILE_MODE, fsync_dir, make_private_dirs, open_fd
@@ -124,6 +126,7 @@ class JSONStateStore:
         self._ready = False
         self._closed = False
         self._listing: tuple[tuple[int, int, int], tuple[str, ...]] | None = None
+        self._live = LiveListing(self._dir, _SUFFIX, _is_listed_id)
         self._log = ChangeLog(self._dir)
         self._epoch = b""
         self._hub: WatchHub | None = None
@@ -241,14 +244,16 @@ class JSONStateStore:
         self._check_open()
         with translate_os_errors(f"listing the states in {self._dir}"):
             self._ensure_dir()
-            return list(self._sorted_ids())
+            live = self._live.page(None, sys.maxsize)
+            return live[0] if live is not None else list(self._sorted_ids())
 
     def _sorted_ids(self) -> tuple[str, ...]:
         """Return the sorted ids, from a cached scan while the directory is unchanged.
 
-        Any file created, renamed or removed in the directory changes its mtime, which
-        invalidates the cache. A directory changed within the last two seconds is always
-        rescanned, so file systems with coarse timestamps cannot serve a stale listing.
+        Used where inotify is missing (see :class:`LiveListing`). Any file created, renamed
+        or removed in the directory changes its mtime, which invalidates the cache. A
+        directory changed within the last two seconds is always rescanned, so file systems
+        with coarse timestamps cannot serve a stale listing.
         """
         info = self._dir.stat()
         key = (info.st_dev, info.st_ino, info.st_mtime_ns)
@@ -273,9 +278,12 @@ class JSONStateStore:
         after = resume_after(page_token)
         with translate_os_errors(f"listing the states in {self._dir}"):
             self._ensure_dir()
-            ids = self._sorted_ids()
-        start = bisect.bisect_right(ids, after) if after is not None else 0
-        return page_of_ids(ids[start : start + size], more=start + size < len(ids))
+            live = self._live.page(after, size)
+            if live is None:
+                ids = self._sorted_ids()
+                start = bisect.bisect_right(ids, after) if after is not None else 0
+                live = list(ids[start : start + size]), start + size < len(ids)
+        return page_of_ids(live[0], more=live[1])
 
     def watch(
         self,
@@ -336,6 +344,7 @@ class JSONStateStore:
             hub, self._hub = self._hub, None
         if hub is not None:
             hub.close()
+        self._live.close()
         with self._stripes_guard:
             stripes = list(self._stripes.values())
         for stripe in stripes:
@@ -529,10 +538,16 @@ def _is_state_file(entry: os.DirEntry[str]) -> bool:
     """Whether a directory entry is a regular ``<id>.json`` file with a valid id."""
     if not entry.name.endswith(_SUFFIX) or not entry.is_file(follow_symlinks=False):
         return False
-    if _PLAIN_STATE_NAME.fullmatch(entry.name) and entry.name not in _DOT_NAMES:
+    return _is_listed_id(entry.name[: -len(_SUFFIX)])
+
+
+def _is_listed_id(workflow_id: str) -> bool:
+    """Whether a file named ``<workflow_id>.json`` holds a state List should name."""
+    name = f"{workflow_id}{_SUFFIX}"
+    if _PLAIN_STATE_NAME.fullmatch(name) and name not in _DOT_NAMES:
         return True  # the common case, without the full id check
     try:
-        check_workflow_id(entry.name[: -len(_SUFFIX)])
+        check_workflow_id(workflow_id)
     except InvalidArgumentError:
         return False
     return True
