@@ -12,9 +12,8 @@ the ``wfstore`` distribution.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from contextlib import AbstractContextManager
+from contextvars import ContextVar, Token
 from typing import Final
 
 from wfstore.errors import DeadlineExceededError
@@ -25,22 +24,35 @@ _NO_DEADLINE_BEYOND: Final = 1e8  # gRPC reports "no deadline" as a very long ti
 _deadline: ContextVar[float | None] = ContextVar("wfstore_deadline", default=None)
 
 
-@contextmanager
-def deadline_after(seconds: float | None) -> Iterator[None]:
+class _DeadlineBlock:
+    """The context manager :func:`deadline_after` returns (a class: cheaper than a generator)."""
+
+    __slots__ = ("_seconds", "_token")
+
+    def __init__(self, seconds: float | None) -> None:
+        self._seconds = seconds
+        self._token: Token[float | None] | None = None
+
+    def __enter__(self) -> None:
+        seconds = self._seconds
+        if seconds is None or seconds > _NO_DEADLINE_BEYOND:
+            return
+        deadline = time.monotonic() + max(0.0, seconds)
+        outer = _deadline.get()
+        self._token = _deadline.set(deadline if outer is None else min(outer, deadline))
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._token is not None:
+            _deadline.reset(self._token)
+            self._token = None
+
+
+def deadline_after(seconds: float | None) -> AbstractContextManager[None]:
     """Run the block with a deadline ``seconds`` from now (None: no deadline).
 
     A deadline already set further out is tightened, never loosened.
     """
-    if seconds is None or seconds > _NO_DEADLINE_BEYOND:
-        yield
-        return
-    deadline = time.monotonic() + max(0.0, seconds)
-    outer = _deadline.get()
-    token = _deadline.set(deadline if outer is None else min(outer, deadline))
-    try:
-        yield
-    finally:
-        _deadline.reset(token)
+    return _DeadlineBlock(seconds)
 
 
 def remaining_seconds() -> float | None:

@@ -28,16 +28,25 @@ class Drain:
     @contextmanager
     def call(self) -> Iterator[None]:
         """Run one call; raise UnavailableError instead if draining has begun."""
+        self.enter()
+        try:
+            yield
+        finally:
+            self.leave()
+
+    def enter(self) -> None:
+        """Count a call in; raise UnavailableError if draining has begun. Pair with leave."""
         with self._lock:
             if self._closed:
                 raise UnavailableError("wfstored is shutting down; retry on another instance")
             self._in_flight += 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._in_flight -= 1
-                self._lock.notify_all()
+
+    def leave(self) -> None:
+        """Count a call out (one :meth:`enter` returned for it)."""
+        with self._lock:
+            self._in_flight -= 1
+            if self._closed:
+                self._lock.notify_all()  # only a closing drain waits
 
     @property
     def closing(self) -> bool:

@@ -68,8 +68,12 @@ def _translate_errors(service: str) -> Callable[[HandlerT], HandlerT]:
         @functools.wraps(handler)
         def wrapper(self: _Servicer, request: object, context: grpc.ServicerContext) -> object:
             try:
-                with self.drain.call(), deadline_after(context.time_remaining()):
-                    return handler(self, _decoded(request), context)
+                self.drain.enter()
+                try:
+                    with deadline_after(context.time_remaining()):
+                        return handler(self, _decoded(request), context)
+                finally:
+                    self.drain.leave()
             except _NotFoundError as exc:
                 _log.debug("%s: NOT_FOUND: %s", name, exc)  # a normal answer, not news
                 context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
