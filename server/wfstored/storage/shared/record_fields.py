@@ -33,8 +33,8 @@ A time's seconds are None when it is not set (its nanoseconds are then 0). A pag
 store always has ``completed_seconds``; a record to store may lack it (and is then refused).
 """
 
-# Times the port accepts without question: after 0001-01-01T00:00:00Z (which means "not
-# set") and up to 9999-12-31T23:59:59.999999999Z. Anything else takes the full path.
+# The times the port accepts: after 0001-01-01T00:00:00Z (which means "not set") and up to
+# 9999-12-31T23:59:59.999999999Z. Anything else takes the full path.
 _FIRST_SECONDS: Final = to_unix_nanos(datetime(1, 1, 1, tzinfo=UTC)) // NANOS_PER_SECOND
 _LAST_SECONDS: Final = to_unix_nanos(datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)) // (
     NANOS_PER_SECOND
@@ -111,8 +111,8 @@ def _fields_of_record(record: ExecutionRecord) -> RecordFields:
 def row_of_fields(fields: RecordFields) -> Row | None:
     """Return the row that stores the record ``fields`` describe, if it is plainly valid.
 
-    Returns None for anything the full path (``wire.record_from_proto``, then the store's
-    ``record``) could refuse: a missing ``completed_at``, a time outside years 1-9999 or its
+    Returns None for exactly what the full path (``wire.record_from_proto``, then the store's
+    ``record``) refuses: a missing ``completed_at``, a time outside years 1-9999 or its
     nanoseconds outside 0-999999999, an empty id or one over 250 UTF-8 bytes, a negative
     duration, a value of the wrong type. The caller then takes that path, which raises the
     error such a record deserves, worded as it always is.
@@ -163,8 +163,8 @@ def _plain_time(seconds: int | None, nanos: int) -> bool:
     return (
         type(seconds) is int
         and type(nanos) is int
-        and _FIRST_SECONDS < seconds <= _LAST_SECONDS
         and 0 <= nanos < NANOS_PER_SECOND
+        and (_FIRST_SECONDS < seconds <= _LAST_SECONDS or (seconds == _FIRST_SECONDS and nanos > 0))
     )
 
 
