@@ -9,9 +9,9 @@ fsync of its commit; its CPU time does not). ``--profile`` prints cProfile's top
 ``--daemon N`` also runs N calls of each from a client through a real ``python -m wfstored``
 and prints the daemon's CPU time per call (utime + stime from /proc).
 
-    python -m scripts.bench.history_path_cost
-    python -m scripts.bench.history_path_cost --profile list
-    python -m scripts.bench.history_path_cost --daemon 3000
+    python -m scripts.bench history-cost --dir /dev/shm
+    python -m scripts.bench history-cost --profile list
+    python -m scripts.bench history-cost --daemon 3000 --concurrency 8
 """
 
 from __future__ import annotations
