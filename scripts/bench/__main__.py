@@ -33,6 +33,10 @@ COMMANDS: dict[str, Command] = {
     "roundtrip": Command(
         "scripts.bench.roundtrip", "Save+Load and Record latency, embedded and through wfstored"
     ),
+    "history-cost": Command(
+        "scripts.bench.history_path_cost",
+        "the Python cost of HistoryService Record and List, in-process and through wfstored",
+    ),
     "server-model": Command(
         "scripts.bench.server_model", "gRPC server models compared on a no-op Load"
     ),

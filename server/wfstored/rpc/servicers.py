@@ -33,6 +33,7 @@ from wfstore.v1 import (
 
 from wfstored.rpc.daemon_info import DaemonFacts
 from wfstored.rpc.drain import Drain
+from wfstored.rpc.history_fields import FieldStore, fields_of_message, list_reply
 from wfstored.rpc.registration import UndecodableRequest
 from wfstored.rpc.state_messages import StateMessages
 
@@ -260,9 +261,14 @@ class HistoryServicer(history_pb2_grpc.HistoryServiceServicer, _Servicer):
     """Serves ``wfstore.v1.HistoryService`` from any :class:`~wfstore.HistoryStore`."""
 
     def __init__(self, store: HistoryStore, drain: Drain) -> None:
-        """Serve ``store``, admitting calls through ``drain``."""
+        """Serve ``store``, admitting calls through ``drain``.
+
+        Record and List go through the store's fields hook when it has one (see
+        :mod:`wfstored.rpc.history_fields`), and through ``wfstore.wire`` otherwise.
+        """
         self._store = store
         self.drain = drain
+        self._fields = store if isinstance(store, FieldStore) else None
 
     @_history
     def Record(  # noqa: N802 (gRPC method name)
@@ -270,7 +276,9 @@ class HistoryServicer(history_pb2_grpc.HistoryServiceServicer, _Servicer):
     ) -> history_pb2.HistoryServiceRecordResponse:
         """Record a finished run."""
         del context
-        self._store.record(wire.record_from_proto(request.record))
+        message = request.record
+        if self._fields is None or not self._fields.record_fields(fields_of_message(message)):
+            self._store.record(wire.record_from_proto(message))  # also what is refused
         return history_pb2.HistoryServiceRecordResponse()
 
     @_history
@@ -288,9 +296,12 @@ class HistoryServicer(history_pb2_grpc.HistoryServiceServicer, _Servicer):
     ) -> history_pb2.HistoryServiceListResponse:
         """List one page of matching records."""
         del context
-        page = self._store.list_page(
-            wire.filter_from_proto(request.filter), request.page_size, request.page_token
-        )
+        history_filter = wire.filter_from_proto(request.filter)
+        if self._fields is not None:
+            return list_reply(
+                self._fields.list_page_fields(history_filter, request.page_size, request.page_token)
+            )
+        page = self._store.list_page(history_filter, request.page_size, request.page_token)
         return history_pb2.HistoryServiceListResponse(
             records=[wire.record_to_proto(r) for r in page.items],
             next_page_token=page.next_page_token,

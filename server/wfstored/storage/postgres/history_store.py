@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Final
 
 import psycopg
-from wfstore.domain import ExecutionRecord, HistoryFilter, StoreInfo
+from wfstore.domain import HistoryFilter, StoreInfo
 from wfstore.errors import AlreadyExistsError
 from wfstore.timestamps import utc_now
 
@@ -38,7 +38,7 @@ from wfstored.storage.postgres.queries import (
     stats_query,
 )
 from wfstored.storage.postgres.schema import open_migrated
-from wfstored.storage.shared.record_rows import RECORD_ID, Row, row_record
+from wfstored.storage.shared.record_rows import RECORD_ID, Row
 from wfstored.storage.shared.store_info import DESCRIBE_SECONDS, measured
 from wfstored.storage.shared.table_history_store import BatchDeleter, TableHistoryStore
 
@@ -119,9 +119,8 @@ class PostgresHistoryStore(TableHistoryStore):
     def _stored_row(self, row: Row) -> Row:
         return tuple(escape_text(value) if isinstance(value, str) else value for value in row)
 
-    def _decode(self, row: Row) -> ExecutionRecord:
-        read = tuple(unescape_text(value) if isinstance(value, str) else value for value in row)
-        return row_record(read, self._db.name)
+    def _read_row(self, row: Row) -> Row:
+        return tuple(unescape_text(value) if isinstance(value, str) else value for value in row)
 
     def _read_text(self, stored: str) -> str:
         return unescape_text(stored)

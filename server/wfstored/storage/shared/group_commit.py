@@ -1,9 +1,10 @@
 """Group commit: concurrent writers share one transaction, and each waits for its own outcome.
 
-The first writer to arrive becomes the leader: it takes every write queued so far, commits
-them together, hands each writer its outcome and steps down; writers that arrived meanwhile
-elect the next leader among themselves. A lone writer commits at once, with no thread hop;
-under load one fsync serves many writes. No writer returns before its write is committed.
+The first writer to arrive becomes the leader: it commits its own write and every write queued
+so far together, wakes each of their writers with its outcome, and hands the lead to the first
+writer that queued meanwhile, if any (whose own write heads the next batch). Each waiting
+writer is woken once, a lone writer commits at once on its own thread, and under load one
+fsync serves many writes. No writer returns before its write is committed.
 
 Each committer tallies its batches in a :class:`BatchSizes` (how many transactions, how many
 writes, and a histogram of writes per transaction) that a monitoring layer may read; it costs a
@@ -15,8 +16,8 @@ from __future__ import annotations
 import bisect
 import copy
 import threading
+from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 __all__ = ["BATCH_SIZE_BOUNDS", "BatchSizes", "GroupCommitter"]
@@ -52,11 +53,19 @@ class BatchSizes:
         self.buckets[bisect.bisect_left(BATCH_SIZE_BOUNDS, size)] += 1
 
 
-@dataclass(slots=True)
 class _Pending(Generic[ItemT]):
-    item: ItemT
-    done: bool = False
-    error: BaseException | None = field(default=None)
+    """One submitted item, and how its submitter learns what became of it."""
+
+    __slots__ = ("done", "error", "item", "leads", "wake")
+
+    def __init__(self, item: ItemT) -> None:
+        self.item = item
+        self.done = False
+        self.error: BaseException | None = None
+        self.leads = False
+        """Handed the lead: its submitter commits the next batch."""
+        self.wake: threading.Lock | None = None
+        """Held while its submitter waits; released once: when done, or made the leader."""
 
 
 class GroupCommitter(Generic[ItemT]):
@@ -65,6 +74,10 @@ class GroupCommitter(Generic[ItemT]):
     ``commit`` returns one outcome per item, in order: ``None`` for success or the exception
     that item's submitter must raise. If ``commit`` itself raises, every item in the batch
     fails with that exception.
+
+    Each waiting submitter is woken exactly once: when its item is done, or when the leader
+    hands it the lead (its own item then heads the next batch). A submitter that finds no
+    leader commits at once on its own thread.
     """
 
     def __init__(
@@ -76,8 +89,8 @@ class GroupCommitter(Generic[ItemT]):
         """Commit with ``commit``, at most ``max_batch`` items at a time."""
         self._commit = commit
         self._max_batch = max_batch
-        self._cond = threading.Condition()
-        self._queue: list[_Pending[ItemT]] = []
+        self._lock = threading.Lock()  # guards the queue and the lead
+        self._queue: deque[_Pending[ItemT]] = deque()
         self._leading = False
         self.batch_sizes = BatchSizes()
         """The sizes of the batches committed so far."""
@@ -85,27 +98,62 @@ class GroupCommitter(Generic[ItemT]):
     def submit(self, item: ItemT) -> None:
         """Return once ``item`` is committed; raise the exception its commit produced."""
         pending = _Pending(item)
-        with self._cond:
-            self._queue.append(pending)
-            while self._leading and not pending.done:
-                self._cond.wait()
-            if pending.done:
-                _raise_if_failed(pending)
-                return
-            self._leading = True
+        with self._lock:
+            if self._leading:
+                wake = pending.wake = threading.Lock()
+                wake.acquire()
+                self._queue.append(pending)
+            else:
+                self._leading = True
+                wake = None
+        if wake is not None:
+            try:
+                wake.acquire()  # released once: done, or handed the lead
+            except BaseException:  # interrupted (a signal in the main thread)
+                self._abandon(pending)
+                raise
+        if not pending.done:
+            self._lead(pending)
+        if pending.error is not None:
+            raise pending.error
+
+    def _lead(self, first: _Pending[ItemT]) -> None:
+        """Commit ``first`` and what queued before it, wake their submitters, pass the lead."""
+        with self._lock:
+            batch = [first]
+            queue = self._queue
+            while queue and len(batch) < self._max_batch:
+                batch.append(queue.popleft())
         try:
-            while not pending.done:  # a long queue may need several batches to reach ours
-                with self._cond:
-                    batch = self._queue[: self._max_batch]
-                    del self._queue[: self._max_batch]
-                self._run(batch)
-                with self._cond:
-                    self._cond.notify_all()
+            self._run(batch)
         finally:
-            with self._cond:
-                self._leading = False
-                self._cond.notify_all()
-        _raise_if_failed(pending)
+            for pending in batch:
+                pending.done = True  # even if the commit raised something fatal
+                if pending.wake is not None and pending is not first:
+                    pending.wake.release()
+            with self._lock:
+                self._pass_lead()
+
+    def _pass_lead(self) -> None:
+        """Hand the lead to the first queued submitter, or step down; hold the lock."""
+        if self._queue:
+            successor = self._queue.popleft()
+            successor.leads = True
+            assert successor.wake is not None  # noqa: S101 (every queued one waits)
+            successor.wake.release()  # it leads next, its own item first
+        else:
+            self._leading = False
+
+    def _abandon(self, pending: _Pending[ItemT]) -> None:
+        """Forget a submitter that stopped waiting; pass on the lead if it was handed it.
+
+        Its item is committed only if a batch has taken it already.
+        """
+        with self._lock:
+            if pending in self._queue:
+                self._queue.remove(pending)
+            elif pending.leads and not pending.done:
+                self._pass_lead()
 
     def _run(self, batch: list[_Pending[ItemT]]) -> None:
         fatal: BaseException | None = None
@@ -117,11 +165,5 @@ class GroupCommitter(Generic[ItemT]):
             fatal = None if isinstance(exc, Exception) else exc
         for pending, outcome in zip(batch, outcomes, strict=True):
             pending.error = outcome
-            pending.done = True
         if fatal is not None:
             raise fatal
-
-
-def _raise_if_failed(pending: _Pending[ItemT]) -> None:
-    if pending.error is not None:
-        raise pending.error

@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, TypeAlias
+from typing import Any, Final, TypeAlias, TypeVar
 
-from wfstore.domain import ExecutionRecord, HistoryFilter, Page
+from wfstore.domain import HistoryFilter, Page
 from wfstore.errors import InvalidArgumentError
 
 from wfstored.storage.shared.history_schema import (
@@ -53,6 +53,7 @@ DEFAULT_PAGE_SIZE: Final = 100
 MAX_PAGE_SIZE: Final = 1000
 """The largest page ``list_page`` returns, whatever the caller asks for."""
 
+ItemT = TypeVar("ItemT")
 Position: TypeAlias = tuple[str, str]
 """Where a keyset page resumes: the stored ``(completed_at, id)`` of the last record returned."""
 
@@ -135,10 +136,11 @@ class PagePlan:
         """How many rows to ask for: one extra tells whether another page exists."""
         return self.size if self.last_page else self.size + 1
 
-    def page(
-        self, rows: Sequence[Row], decode: Callable[[Row], ExecutionRecord]
-    ) -> Page[ExecutionRecord]:
-        """Return the page of the rows fetched (newest first), with the next page's token."""
+    def page(self, rows: Sequence[Row], decode: Callable[[Row], ItemT]) -> Page[ItemT]:
+        """Return the page of the rows fetched (newest first), with the next page's token.
+
+        ``decode`` makes an item of a row (a record, or its fields).
+        """
         items = [decode(row) for row in rows[: self.size]]
         if self.last_page or len(rows) <= self.size:
             return Page(items=items)

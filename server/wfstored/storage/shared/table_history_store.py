@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import CancelledError, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from wfstore.domain import (
     ExecutionRecord,
@@ -44,6 +44,7 @@ from wfstored.storage.shared.pruning import (
     PruneResult,
     delete_in_batches,
 )
+from wfstored.storage.shared.record_fields import RecordFields, fields_of_row, row_of_fields
 from wfstored.storage.shared.record_rows import Row, record_row, row_record
 from wfstored.storage.shared.time_text import cutoff_text
 
@@ -95,6 +96,8 @@ class StatsQueryBuilder(Protocol):
         """Return the SQL and its parameters."""
         ...
 
+
+ItemT = TypeVar("ItemT")
 
 StatsReader = Callable[[list[Row], StatsCollector], None]
 """Feeds the rows of the backend's statistics statement to a collector."""
@@ -198,6 +201,21 @@ class TableHistoryStore(ClosingStore, ABC):
         check_record(record)
         self._committer.submit((self._stored_row(record_row(record)),))
 
+    def record_fields(self, fields: RecordFields) -> bool:
+        """Store a record given as its wire-shaped fields, as ``record`` would; True if stored.
+
+        The RPC layer's Record comes here first (see
+        :mod:`wfstored.storage.shared.record_fields`). Returns False, having done nothing,
+        when the fields are anything but plainly valid: the caller then decodes them into an
+        :class:`ExecutionRecord` and calls ``record``, which raises the error they deserve.
+        """
+        row = row_of_fields(fields)
+        if row is None:
+            return False
+        self._db.check_open()
+        self._committer.submit((self._stored_row(row),))
+        return True
+
     def record_batch(self, records: Sequence[ExecutionRecord]) -> None:
         """Store all of ``records`` in one transaction, or none of them.
 
@@ -232,6 +250,29 @@ class TableHistoryStore(ClosingStore, ABC):
         ``page_size`` 0 means 100; larger than 1000 means 1000. The filter's limit caps the
         records over all pages. A token works only with the filter it was issued for.
         """
+        return self._page(history_filter, page_size, page_token, self._decode)
+
+    def list_page_fields(
+        self,
+        history_filter: HistoryFilter | None = None,
+        page_size: int = 0,
+        page_token: str = "",
+    ) -> Page[RecordFields]:
+        """Return the page ``list_page`` returns, each record as its wire-shaped fields.
+
+        The RPC layer's List builds its reply from these directly (see
+        :mod:`wfstored.storage.shared.record_fields`); the same arguments give the same
+        records, token and errors as ``list_page``.
+        """
+        return self._page(history_filter, page_size, page_token, self._fields)
+
+    def _page(
+        self,
+        history_filter: HistoryFilter | None,
+        page_size: int,
+        page_token: str,
+        decode: Callable[[Row], ItemT],
+    ) -> Page[ItemT]:
         self._db.check_open()
         applied = filter_or_default(history_filter)
         check_page_size(page_size)
@@ -239,7 +280,7 @@ class TableHistoryStore(ClosingStore, ABC):
         sql, params = self.list_query(
             self._stored_filter(applied), limit=plan.fetch, after=plan.after
         )
-        return plan.page(self._db.fetch("listing", sql, params), self._decode)
+        return plan.page(self._db.fetch("listing", sql, params), decode)
 
     def get_stats(self, history_filter: HistoryFilter | None = None) -> HistoryStats:
         """Return aggregates over every matching record (the filter's limit is ignored).
@@ -328,6 +369,14 @@ class TableHistoryStore(ClosingStore, ABC):
             removed=removed, cutoff=now - older_than, batches=batches, complete=complete
         )
 
+    def _read_row(self, row: Row) -> Row:
+        """Return ``row`` as the record holds it (as it is, unless a backend escapes text)."""
+        return row
+
     def _decode(self, row: Row) -> ExecutionRecord:
-        """Return the record a row holds (a backend that escapes text unescapes it first)."""
-        return row_record(row, self._db.name)
+        """Return the record a row holds."""
+        return row_record(self._read_row(row), self._db.name)
+
+    def _fields(self, row: Row) -> RecordFields:
+        """Return the fields of the record a row holds."""
+        return fields_of_row(self._read_row(row), self._db.name)
