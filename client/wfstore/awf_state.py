@@ -254,6 +254,19 @@ def _encoder(codec: _Codec) -> Callable[[object], object]:
     return codec.encoder if isinstance(codec, _Scalar) else codec.encode
 
 
+class _NoJSONType:
+    """The type of no decoded JSON value: the own type of fields that always decode."""
+
+
+def _own_type(codec: _Codec) -> type:
+    """Return the type of JSON value that ``codec`` decodes to itself, unchanged."""
+    if codec is _STRING:
+        return str
+    if codec is _BOOL:
+        return bool
+    return _NoJSONType
+
+
 def _decoder(codec: _Codec) -> Callable[[object], object]:
     """Return the function that decodes for ``codec`` (a scalar's own, one call fewer)."""
     return codec.decoder if isinstance(codec, _Scalar) else codec.decode
@@ -294,6 +307,12 @@ class _Struct:
             field.key.lower(): (field.attr, "." + field.key, _decoder(field.codec))
             for field in fields
         }
+        # Go's own keys, found without folding; with the type of JSON value that a field
+        # takes as it is (a string for a string field), which then skips the decoder call.
+        self._by_key = {
+            field.key: (field.attr, _own_type(field.codec), self._by_folded_key[field.key.lower()])
+            for field in fields
+        }
 
     def encode(self, value: object) -> object:
         """Return the struct with every field, in declaration order."""
@@ -313,15 +332,25 @@ class _Struct:
         if not isinstance(raw, dict):
             fail(f"expected an object, got {kind(raw)}")
         values: dict[str, Any] = {}
+        by_key, by_folded_key = self._by_key, self._by_folded_key
         for key, item in raw.items():
-            known = self._by_folded_key.get(key.lower())
-            if known is not None:
-                attr, step, decode = known
-                try:
-                    values[attr] = decode(item)
-                except CorruptError as exc:
-                    exc.within(step)
-                    raise
+            exact = by_key.get(key)
+            if exact is not None:
+                attr, own_type, known = exact
+                if type(item) is own_type:
+                    values[attr] = item
+                    continue
+            else:
+                folded = by_folded_key.get(key.lower())
+                if folded is None:
+                    continue
+                known = folded
+            attr, step, decode = known
+            try:
+                values[attr] = decode(item)
+            except CorruptError as exc:
+                exc.within(step)
+                raise
         return values
 
 

@@ -250,6 +250,22 @@ def normalize_json(value: Any) -> Any:  # noqa: ANN401 (any JSON value)
     becomes a ``float``. Every reader (files and wire) applies this, so all stores return the
     same values for the same saved state.
     """
+    kind = type(value)  # the exact JSON types first; strings, the commonest, need no call
+    if kind is str or kind is bool or value is None:
+        return value
+    if kind is dict:
+        return {
+            key: item if type(item) is str else normalize_json(item) for key, item in value.items()
+        }
+    if kind is list:
+        return [item if type(item) is str else normalize_json(item) for item in value]
+    if kind is int:
+        return value if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER else float(value)
+    return _normalize_other(value)
+
+
+def _normalize_other(value: Any) -> Any:  # noqa: ANN401 (any JSON value)
+    """Return :func:`normalize_json` of a float, or of a subclass of a JSON type."""
     if isinstance(value, bool):
         return value
     if isinstance(value, int | float):

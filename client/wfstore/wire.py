@@ -35,7 +35,7 @@ from wfstore.domain import (
 from wfstore.errors import InvalidArgumentError
 from wfstore.timestamps import NANOS_PER_SECOND, from_unix_nanos, to_unix_nanos
 from wfstore.v1 import daemon_pb2, history_pb2, state_pb2
-from wfstore.validation import normalize_json
+from wfstore.validation import MAX_SAFE_INTEGER
 
 __all__ = [
     "context_from_proto",
@@ -157,11 +157,14 @@ def _set_struct(target: struct_pb2.Struct, value: dict[str, Any]) -> None:
 
 
 def _value(message: struct_pb2.Value) -> Any:  # noqa: ANN401 (any JSON value)
-    kind = message.WhichOneof("kind")
-    if kind == "number_value":
-        return normalize_json(message.number_value)
+    kind = message.WhichOneof("kind")  # the likeliest kinds first
     if kind == "string_value":
         return message.string_value
+    if kind == "number_value":
+        number = message.number_value  # normalize_json's rule for a float, inline
+        if number.is_integer() and -MAX_SAFE_INTEGER <= number <= MAX_SAFE_INTEGER:
+            return int(number)
+        return number
     if kind == "bool_value":
         return message.bool_value
     if kind == "struct_value":
@@ -172,7 +175,8 @@ def _value(message: struct_pb2.Value) -> Any:  # noqa: ANN401 (any JSON value)
 
 
 def _struct(message: struct_pb2.Struct) -> dict[str, Any]:
-    return {key: _value(item) for key, item in message.fields.items()}
+    fields = message.fields  # indexing by key: the map's items() is iterated in Python
+    return {key: _value(fields[key]) for key in fields}
 
 
 def _optional_struct(message: Any, name: str) -> dict[str, Any] | None:  # noqa: ANN401
