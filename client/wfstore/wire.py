@@ -97,6 +97,11 @@ def _status(number: int, path: str) -> ExecutionStatus:
         raise InvalidArgumentError(f"{path}: unknown ExecutionStatus number {number}") from None
 
 
+def _step_status(number: int, key: str) -> ExecutionStatus:
+    status = _STATUS_FROM_PROTO.get(number)  # type: ignore[call-overload]
+    return _status(number, f"states[{key!r}].status") if status is None else status
+
+
 def duration_to_proto(value: timedelta) -> duration_pb2.Duration:
     """Return ``value`` as a protobuf Duration, saturated at the ±10000 years it can hold.
 
@@ -132,6 +137,26 @@ def duration_from_proto(message: duration_pb2.Duration) -> timedelta:
 
 
 def _set_value(target: struct_pb2.Value, value: Any) -> None:  # noqa: ANN401 (any JSON value)
+    kind = type(value)  # the exact JSON types first, the commonest first
+    if kind is str:
+        target.string_value = value
+    elif kind is dict:
+        _set_struct(target.struct_value, value)
+    elif kind is int or kind is float:
+        target.number_value = value
+    elif kind is bool:
+        target.bool_value = value
+    elif kind is list:
+        target.list_value.SetInParent()  # an empty list is still a list, not null
+        items = target.list_value.values
+        for item in value:
+            _set_value(items.add(), item)
+    else:
+        _set_other_value(target, value)
+
+
+def _set_other_value(target: struct_pb2.Value, value: Any) -> None:  # noqa: ANN401
+    """Set a null, or a value of a subclass of a JSON type (or any iterable: a list)."""
     if value is None:
         target.null_value = struct_pb2.NULL_VALUE
     elif isinstance(value, bool):
@@ -266,7 +291,7 @@ def context_from_proto(message: state_pb2.ExecutionContext) -> ExecutionContext:
         current_step=message.current_step,
         exit_code=message.exit_code,
         inputs=_struct(message.inputs),
-        states={key: _step_from_proto(step, key) for key, step in message.states.items()},
+        states=_steps_from_proto(message.states),
         env=dict(message.env),
         started_at=_time(message, "started_at"),
         updated_at=_time(message, "updated_at"),
@@ -276,6 +301,11 @@ def context_from_proto(message: state_pb2.ExecutionContext) -> ExecutionContext:
         else None,
         call_stack=list(message.call_stack),
     )
+
+
+def _steps_from_proto(states: Any) -> dict[str, StepState]:  # noqa: ANN401 (a message map)
+    # Indexing by key: the map's items() is iterated in Python.
+    return {key: _step_from_proto(states[key], key) for key in states}
 
 
 def _step_from_proto(message: state_pb2.StepState, key: str) -> StepState:
@@ -291,7 +321,7 @@ def _step_from_proto(message: state_pb2.StepState, key: str) -> StepState:
         )
     return StepState(
         name=message.name,
-        status=_status(message.status, f"states[{key!r}].status"),
+        status=_step_status(message.status, key),
         output=message.output,
         stderr=message.stderr,
         exit_code=message.exit_code,
