@@ -181,7 +181,7 @@ def _set_struct(target: struct_pb2.Struct, value: dict[str, Any]) -> None:
         _set_value(fields[key], item)
 
 
-def _value(message: struct_pb2.Value) -> Any:  # noqa: ANN401 (any JSON value)
+def _value(message: struct_pb2.Value) -> Any:  # noqa: ANN401, PLR0911 (any JSON value, by kind)
     kind = message.WhichOneof("kind")  # the likeliest kinds first
     if kind == "string_value":
         return message.string_value
