@@ -10,7 +10,7 @@ Part of the kernel that the client and the daemon share: public and stable withi
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal
 
 from google.protobuf import duration_pb2, struct_pb2, timestamp_pb2
@@ -60,6 +60,7 @@ __all__ = [
 
 _MAX_DURATION_SECONDS = 315_576_000_000  # duration.proto: about 10000 years
 _MAX_DURATION = timedelta(seconds=_MAX_DURATION_SECONDS)
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _STATUS_TO_PROTO = {
     ExecutionStatus.UNSPECIFIED: state_pb2.EXECUTION_STATUS_UNSPECIFIED,
     ExecutionStatus.PENDING: state_pb2.EXECUTION_STATUS_PENDING,
@@ -75,7 +76,20 @@ _STATUS_FROM_PROTO = {number: status for status, number in _STATUS_TO_PROTO.item
 
 
 def _set_time(target: timestamp_pb2.Timestamp, value: datetime) -> None:
+    if type(value) is datetime:  # no nanoseconds below the microseconds: one subtraction
+        delta = value - _EPOCH
+        target.seconds = delta.days * 86_400 + delta.seconds
+        target.nanos = delta.microseconds * 1000
+        return
     target.seconds, target.nanos = divmod(to_unix_nanos(value), NANOS_PER_SECOND)
+
+
+def _status_number(status: str) -> state_pb2.ExecutionStatus.ValueType:
+    if type(status) is ExecutionStatus or type(status) is str:
+        number = _STATUS_TO_PROTO.get(status)  # type: ignore[call-overload]
+        if number is not None:
+            return number  # type: ignore[no-any-return]
+    return _STATUS_TO_PROTO[ExecutionStatus(status)]
 
 
 def _time(message: Any, name: str) -> datetime | None:  # noqa: ANN401 (any message)
@@ -178,7 +192,10 @@ def _set_struct(target: struct_pb2.Struct, value: dict[str, Any]) -> None:
     target.SetInParent()  # an empty object is still an object, not null
     fields = target.fields
     for key, item in value.items():
-        _set_value(fields[key], item)
+        if type(item) is str:  # the commonest member, without a call
+            fields[key].string_value = item
+        else:
+            _set_value(fields[key], item)
 
 
 def _value(message: struct_pb2.Value) -> Any:  # noqa: ANN401, PLR0911 (any JSON value, by kind)
@@ -217,7 +234,7 @@ def context_to_proto(state: ExecutionContext) -> state_pb2.ExecutionContext:
         workflow_id=state.workflow_id,
         workflow_name=state.workflow_name,
         parent_run_id=state.parent_run_id,
-        status=_STATUS_TO_PROTO[ExecutionStatus(state.status)],
+        status=_status_number(state.status),
         current_step=state.current_step,
         exit_code=state.exit_code,
         env=state.env,
@@ -237,7 +254,7 @@ def context_to_proto(state: ExecutionContext) -> state_pb2.ExecutionContext:
 
 def _step_to_proto(target: state_pb2.StepState, step: StepState) -> None:
     target.name = step.name
-    target.status = _STATUS_TO_PROTO[ExecutionStatus(step.status)]
+    target.status = _status_number(step.status)
     target.output = step.output
     target.stderr = step.stderr
     target.exit_code = step.exit_code

@@ -24,6 +24,7 @@ from wfstore import ExecutionContext, ExecutionStatus
 from wfstore.awf_state import _encode_status, decode_state, encode_state
 from wfstore.go_json import ZERO_TIME, format_go_float, format_time, json_tree, render
 from wfstore.timestamps import NANOS_PER_SECOND, Timestamp, to_unix_nanos
+from wfstore.v1 import state_pb2
 from wfstore.validation import MAX_JSON_DEPTH, MAX_SAFE_INTEGER, normalize_json
 from wfstore.wire import context_from_proto, context_to_proto
 
@@ -301,3 +302,31 @@ def test_non_finite_floats_are_still_refused_by_the_encoder() -> None:
     """NaN inside a JSON value still raises ValueError when written."""
     with pytest.raises(ValueError, match="not a JSON number"):
         json_tree([math.nan])
+
+
+@given(st.one_of(datetimes, plain_datetimes, timestamps))
+def test_wire_writes_times_as_before(value: datetime) -> None:
+    """Every time, in any zone and with nanoseconds, is the same protobuf Timestamp as before."""
+    message = context_to_proto(ExecutionContext(workflow_id="wf", started_at=value))
+    seconds, nanos = divmod(to_unix_nanos(value), NANOS_PER_SECOND)
+    assert (message.started_at.seconds, message.started_at.nanos) == (seconds, nanos)
+
+
+@pytest.mark.parametrize(
+    "status",
+    [*ExecutionStatus, *(status.value for status in ExecutionStatus), _Text("failed")],
+    ids=repr,
+)
+def test_wire_writes_statuses_as_before(status: str) -> None:
+    """A member, its text or a str subclass gives the member's number, as before."""
+    state = ExecutionContext(workflow_id="wf", status=status)  # type: ignore[arg-type]
+    number = state_pb2.ExecutionStatus.Value(
+        "EXECUTION_STATUS_" + (status.upper() or "UNSPECIFIED")
+    )
+    assert context_to_proto(state).status == number
+
+
+def test_wire_still_rejects_unknown_statuses() -> None:
+    """An unknown status is refused with the same ValueError as before."""
+    with pytest.raises(ValueError, match="'bogus' is not a valid ExecutionStatus"):
+        context_to_proto(ExecutionContext(workflow_id="wf", status="bogus"))  # type: ignore[arg-type]
