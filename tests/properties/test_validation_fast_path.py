@@ -8,6 +8,7 @@ and compare the quick answer with the full check, which alone words the errors.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -163,7 +164,7 @@ def mutated_contexts(draw: st.DrawFn) -> ExecutionContext:
     state = draw(contexts)
     for _ in range(draw(st.integers(1, 3))):
         target: Any = draw(st.sampled_from(_targets(state)))
-        value = draw(st.sampled_from(ODD_VALUES))
+        value = copy.deepcopy(draw(st.sampled_from(ODD_VALUES)))  # later mutations: a copy
         if isinstance(target, dict):
             key = draw(st.sampled_from([*target, "new"]) if target else st.just("new"))
             target[key] = value
