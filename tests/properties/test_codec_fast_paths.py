@@ -3,7 +3,10 @@
 ``format_time``, ``json_tree``, ``normalize_json``, the status encoder and the wire's JSON
 value writer and reader now dispatch on exact types first. The functions below are the
 replaced versions, kept as the reference; the properties compare old and new on every kind of
-value, including subclasses and odd values that take the remaining slow paths.
+value, including subclasses and odd values that take the remaining slow paths. (Whole states
+round-trip in test_round_trip.py; drawing them here too would resolve the shared strategy's
+deferred loops before that module runs, and Hypothesis then renders its huge repr when the
+PostgreSQL pool's thread touches ``random`` during a draw, which can take over a minute.)
 """
 
 from __future__ import annotations
@@ -16,13 +19,13 @@ from typing import Any
 
 import orjson
 import pytest
-from domain_strategies import contexts, datetimes, json_values
-from exactly import canonical, exact
+from domain_strategies import datetimes, json_values
+from exactly import exact
 from google.protobuf import struct_pb2
 from hypothesis import given
 from hypothesis import strategies as st
 from wfstore import ExecutionContext, ExecutionStatus
-from wfstore.awf_state import _encode_status, decode_state, encode_state
+from wfstore.awf_state import _encode_status
 from wfstore.go_json import ZERO_TIME, format_go_float, format_time, json_tree, render
 from wfstore.timestamps import NANOS_PER_SECOND, Timestamp, to_unix_nanos
 from wfstore.v1 import state_pb2
@@ -298,15 +301,6 @@ def test_wire_writes_and_reads_json_values_as_before(value: object) -> None:
     assert message.inputs == reference.struct_value
     old = reference_value(reference)
     assert exact(context_from_proto(message).inputs) == exact(old)
-
-
-@given(contexts)
-def test_states_round_trip_through_the_file_format(state: ExecutionContext) -> None:
-    """decode_state gives back the canonical state, and re-encoding it is a fixed point."""
-    decoded = decode_state(encode_state(state), state.workflow_id)
-    assert exact(decoded) == exact(canonical(state))
-    again = encode_state(decoded)
-    assert encode_state(decode_state(again, state.workflow_id)) == again
 
 
 def test_non_finite_floats_are_still_refused_by_the_encoder() -> None:
