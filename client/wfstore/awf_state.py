@@ -16,6 +16,7 @@ formats, escapes, parsing) are :mod:`wfstore.go_json`'s.
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, Protocol
@@ -100,7 +101,7 @@ def _int_codec(bits: int) -> _Scalar:
             fail(f"{raw} does not fit in an int{bits}")
         return raw
 
-    return _Scalar(lambda value: value, decode)
+    return _Scalar(_identity, decode)
 
 
 def _decode_bool(raw: object) -> bool:
@@ -119,8 +120,20 @@ def _decode_status(raw: object) -> ExecutionStatus:
         fail(f"unknown status {text!r}")
 
 
+_STATUS_TEXTS: Final = {status.value: status.value for status in ExecutionStatus}
+
+
 def _encode_status(value: object) -> object:
+    if type(value) is ExecutionStatus or type(value) is str:
+        text = _STATUS_TEXTS.get(value)  # a member hashes and compares as its text
+        if text is not None:
+            return text
     return ExecutionStatus(str(value)).value
+
+
+def _identity(value: object) -> object:
+    """Encode a value that is its own tree node (strings, integers, booleans)."""
+    return value
 
 
 def _decode_time(raw: object) -> datetime | None:
@@ -144,10 +157,10 @@ def _decode_inputs(raw: object) -> dict[str, Any]:
     return _decode_json_object(raw) or {}
 
 
-_STRING: Final = _Scalar(lambda value: value, _decode_string)
+_STRING: Final = _Scalar(_identity, _decode_string)
 _INT32_CODEC: Final = _int_codec(32)
 _INT64_CODEC: Final = _int_codec(64)
-_BOOL: Final = _Scalar(lambda value: value, _decode_bool)
+_BOOL: Final = _Scalar(_identity, _decode_bool)
 _STATUS: Final = _Scalar(_encode_status, _decode_status)
 _TIME: Final = _Scalar(format_time, _decode_time)
 _JSON: Final = _Scalar(json_tree, json_value)
@@ -180,6 +193,8 @@ class _List:
         """Return ``null`` for an empty list, else the list of encoded items."""
         if not isinstance(value, list):
             raise TypeError(f"expected a list, got {type(value).__name__}")
+        if _is_identity(self.codec):
+            return list(value) or None
         return [self.codec.encode(item) for item in value] or None
 
     def decode(self, raw: object) -> list[Any]:
@@ -208,7 +223,10 @@ class _Map:
         """Return a dict of encoded values, keys sorted as Go writes a map."""
         if not isinstance(value, dict):
             raise TypeError(f"expected a dict, got {type(value).__name__}")
-        return {key: self.codec.encode(value[key]) for key in sorted(value)}
+        if _is_identity(self.codec):
+            return {key: value[key] for key in sorted(value)}
+        encode = self.codec.encode
+        return {key: encode(value[key]) for key in sorted(value)}
 
     def decode(self, raw: object) -> dict[str, Any]:
         """Return the decoded entries."""
@@ -224,6 +242,29 @@ class _Map:
                 exc.within(f"[{key!r}]")
                 raise
         return entries
+
+
+def _is_identity(codec: _Codec) -> bool:
+    """Tell whether ``codec`` writes every value as it is."""
+    return isinstance(codec, _Scalar) and codec.encoder is _identity
+
+
+def _encoder(codec: _Codec) -> Callable[[object], object]:
+    """Return the function that encodes for ``codec`` (a scalar's own, one call fewer)."""
+    return codec.encoder if isinstance(codec, _Scalar) else codec.encode
+
+
+class _NoJSONType:
+    """The type of no decoded JSON value: the own type of fields that always decode."""
+
+
+def _own_type(codec: _Codec) -> type:
+    """Return the type of JSON value that ``codec`` decodes to itself, unchanged."""
+    if codec is _STRING:
+        return str
+    if codec is _BOOL:
+        return bool
+    return _NoJSONType
 
 
 def _decoder(codec: _Codec) -> Callable[[object], object]:
@@ -246,18 +287,39 @@ class _Struct:
     def __init__(self, factory: Callable[..., object]) -> None:
         self.factory = factory
         self.fields: tuple[_Field, ...] = ()
+        self._keys: tuple[str, ...] = ()
+        self._values: Callable[[object], tuple[object, ...]] = lambda _: ()
+        self._encoders: tuple[tuple[int, Callable[[object], object]], ...] = ()
 
     def define(self, *fields: _Field) -> None:
         """Set the fields in Go declaration order."""
         self.fields = fields
+        # Encoding reads every attribute in one call and encodes only what is not its own
+        # node, in declaration order (so the first value that cannot be written is the same).
+        self._keys = tuple(field.key for field in fields)
+        self._values = operator.attrgetter(*(field.attr for field in fields))
+        self._encoders = tuple(
+            (index, _encoder(field.codec))
+            for index, field in enumerate(fields)
+            if not _is_identity(field.codec)
+        )
         self._by_folded_key = {
             field.key.lower(): (field.attr, "." + field.key, _decoder(field.codec))
+            for field in fields
+        }
+        # Go's own keys, found without folding; with the type of JSON value that a field
+        # takes as it is (a string for a string field), which then skips the decoder call.
+        self._by_key = {
+            field.key: (field.attr, _own_type(field.codec), self._by_folded_key[field.key.lower()])
             for field in fields
         }
 
     def encode(self, value: object) -> object:
         """Return the struct with every field, in declaration order."""
-        return {f.key: f.codec.encode(getattr(value, f.attr)) for f in self.fields}
+        values = list(self._values(value))
+        for index, encode in self._encoders:
+            values[index] = encode(values[index])
+        return dict(zip(self._keys, values, strict=True))
 
     def decode(self, raw: object) -> object:
         """Return the dataclass; ``null`` gives the zero value, as for a Go struct."""
@@ -270,15 +332,25 @@ class _Struct:
         if not isinstance(raw, dict):
             fail(f"expected an object, got {kind(raw)}")
         values: dict[str, Any] = {}
+        by_key, by_folded_key = self._by_key, self._by_folded_key
         for key, item in raw.items():
-            known = self._by_folded_key.get(key.lower())
-            if known is not None:
-                attr, step, decode = known
-                try:
-                    values[attr] = decode(item)
-                except CorruptError as exc:
-                    exc.within(step)
-                    raise
+            exact = by_key.get(key)
+            if exact is not None:
+                attr, own_type, known = exact
+                if type(item) is own_type:
+                    values[attr] = item
+                    continue
+            else:
+                folded = by_folded_key.get(key.lower())
+                if folded is None:
+                    continue
+                known = folded
+            attr, step, decode = known
+            try:
+                values[attr] = decode(item)
+            except CorruptError as exc:
+                exc.within(step)
+                raise
         return values
 
 

@@ -9,8 +9,9 @@ distribution (the id rules live in :mod:`wfstore.ids` and are re-exported here).
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta
-from typing import Any
+import re
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any, Final
 
 from wfstore.domain import (
     ConversationState,
@@ -21,10 +22,11 @@ from wfstore.domain import (
     HistoryGrouping,
     LoopContext,
     StepState,
+    Turn,
 )
 from wfstore.errors import InvalidArgumentError
 from wfstore.ids import MAX_ID_BYTES, check_record_id, check_workflow_id, utf8_bytes
-from wfstore.timestamps import to_unix_nanos
+from wfstore.timestamps import Timestamp, to_unix_nanos
 
 __all__ = [
     "INT32_RANGE",
@@ -248,6 +250,22 @@ def normalize_json(value: Any) -> Any:  # noqa: ANN401 (any JSON value)
     becomes a ``float``. Every reader (files and wire) applies this, so all stores return the
     same values for the same saved state.
     """
+    kind = type(value)  # the exact JSON types first; strings, the commonest, need no call
+    if kind is str or kind is bool or value is None:
+        return value
+    if kind is dict:
+        return {
+            key: item if type(item) is str else normalize_json(item) for key, item in value.items()
+        }
+    if kind is list:
+        return [item if type(item) is str else normalize_json(item) for item in value]
+    if kind is int:
+        return value if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER else float(value)
+    return _normalize_other(value)
+
+
+def _normalize_other(value: Any) -> Any:  # noqa: ANN401 (any JSON value)
+    """Return :func:`normalize_json` of a float, or of a subclass of a JSON type."""
     if isinstance(value, bool):
         return value
     if isinstance(value, int | float):
@@ -262,6 +280,12 @@ def normalize_json(value: Any) -> Any:  # noqa: ANN401 (any JSON value)
 
 def check_context(state: object) -> None:
     """Reject an execution state that any store could not save and return unchanged."""
+    if not _context_passes(state):
+        _check_context_in_full(state)
+
+
+def _check_context_in_full(state: object) -> None:
+    """Check ``state`` field by field, raising for the first problem with its path."""
     if not isinstance(state, ExecutionContext):
         raise InvalidArgumentError(f"expected an ExecutionContext, got {type(state).__name__}")
     check_workflow_id(state.workflow_id)
@@ -338,6 +362,199 @@ def _check_loop(path: str, loop: object, depth: int) -> None:
     _check_bool(f"{path}.first", loop.first)
     _check_bool(f"{path}.last", loop.last)
     _check_loop(f"{path}.parent", loop.parent, depth + 1)
+
+
+# --- The fast path ---------------------------------------------------------------------------
+#
+# Most states are valid and made of exactly the expected types, so check_context first runs a
+# check that builds no paths, dispatches on exact types and answers only "certainly valid" or
+# "maybe not". On "maybe not" (a problem, a subclass, a time zone other than a fixed offset)
+# the full check runs, and it alone decides and words the error. The fast path may therefore
+# refuse valid values, but must never pass one the full check rejects; it never raises.
+
+_ASCII_WORKFLOW_ID: Final = re.compile(rf"[\x20-\x2e\x30-\x5b\x5d-\x7e]{{1,{MAX_ID_BYTES}}}")
+_STATUS_TEXTS: Final = frozenset(status.value for status in ExecutionStatus)
+_INT32_LOW, _INT32_HIGH = INT32_RANGE
+_INT64_LOW, _INT64_HIGH = INT64_RANGE
+
+
+def _encodes(text: str) -> bool:
+    """Tell whether ``text`` (not ASCII) is valid Unicode: no lone surrogates."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _is_text(value: object) -> bool:
+    return type(value) is str and (value.isascii() or _encodes(value))
+
+
+def _is_status(value: object) -> bool:
+    kind = type(value)
+    return kind is ExecutionStatus or (kind is str and value in _STATUS_TEXTS)
+
+
+def _is_int32(value: object) -> bool:
+    return type(value) is int and _INT32_LOW <= value <= _INT32_HIGH
+
+
+def _is_int64(value: object) -> bool:
+    return type(value) is int and _INT64_LOW <= value <= _INT64_HIGH
+
+
+def _is_time(value: object) -> bool:
+    """Tell whether ``value`` is None or passes :func:`check_datetime` (fixed-offset zones)."""
+    if value is None:
+        return True
+    if type(value) is not datetime and type(value) is not Timestamp:
+        return False
+    assert isinstance(value, datetime)  # noqa: S101 (narrowing for the type checker)
+    zone = value.tzinfo
+    if zone is UTC and value.year > 1:
+        return True  # a UTC datetime cannot pass 9999-12-31T23:59:59.999999999Z
+    if type(zone) is not timezone:  # no zone, or one whose offset could raise
+        return False
+    return _ZERO_TIME_NANOS < to_unix_nanos(value) <= _MAX_NANOS
+
+
+def _is_json(value: object, depth: int) -> bool:  # noqa: PLR0911 (one answer per JSON type)
+    """Tell whether :func:`check_json` passes ``value`` found at ``depth``."""
+    if type(value) is str:
+        return value.isascii() or _encodes(value)
+    if type(value) is int:
+        return -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER
+    if type(value) is bool or value is None:
+        return True
+    if type(value) is float:
+        return math.isfinite(value)
+    if type(value) is dict:
+        return depth < MAX_JSON_DEPTH and _is_json_object(value, depth + 1)
+    if type(value) is list:
+        return depth < MAX_JSON_DEPTH and all(_is_json(item, depth + 1) for item in value)
+    return False
+
+
+def _is_json_object(members: dict[Any, Any], depth: int) -> bool:
+    for key, item in members.items():
+        if type(key) is not str or not (key.isascii() or _encodes(key)):
+            return False
+        kind = type(item)
+        if kind is str:
+            if not item.isascii() and not _encodes(item):
+                return False
+        elif kind is not bool and item is not None and not _is_json(item, depth):
+            return False
+    return True
+
+
+def _is_json_dict(value: object, *, optional: bool) -> bool:
+    if value is None:
+        return optional
+    return type(value) is dict and _is_json_object(value, 1)
+
+
+def _context_passes(state: object) -> bool:
+    """Tell whether ``state`` certainly passes the full check (False: maybe not)."""
+    if type(state) is not ExecutionContext:
+        return False
+    assert isinstance(state, ExecutionContext)  # noqa: S101 (narrowing for the type checker)
+    workflow_id = state.workflow_id
+    if (
+        type(workflow_id) is not str
+        or not _ASCII_WORKFLOW_ID.fullmatch(workflow_id)
+        or workflow_id in {".", ".."}
+    ):
+        return False
+    states, env, call_stack = state.states, state.env, state.call_stack
+    if not (
+        _is_text(state.workflow_name)
+        and _is_text(state.parent_run_id)
+        and _is_text(state.current_step)
+        and _is_status(state.status)
+        and _is_int32(state.exit_code)
+        and _is_json_dict(state.inputs, optional=False)
+        and type(states) is dict
+        and type(env) is dict
+        and _is_time(state.started_at)
+        and _is_time(state.updated_at)
+        and _is_time(state.completed_at)
+        and _loop_passes(state.current_loop, 0)
+        and type(call_stack) is list
+    ):
+        return False
+    for key, step in states.items():
+        if not _is_text(key) or not _step_passes(step):
+            return False
+    for key, item in env.items():
+        if not _is_text(key) or not _is_text(item):
+            return False
+    return all(_is_text(item) for item in call_stack)
+
+
+def _step_passes(step: object) -> bool:
+    if type(step) is not StepState:
+        return False
+    assert isinstance(step, StepState)  # noqa: S101 (narrowing for the type checker)
+    for text in (step.name, step.output, step.stderr, step.error, step.output_path):
+        if type(text) is not str or not (text.isascii() or _encodes(text)):
+            return False
+    return (
+        _is_text(step.stderr_path)
+        and _is_status(step.status)
+        and _is_int32(step.exit_code)
+        and _is_int32(step.attempt)
+        and _is_int64(step.tokens_used)
+        and _is_int64(step.tokens_input)
+        and _is_int64(step.tokens_output)
+        and type(step.tokens_estimated) is bool
+        and type(step.truncated) is bool
+        and _is_time(step.started_at)
+        and _is_time(step.completed_at)
+        and _is_json_dict(step.response, optional=True)
+        and _is_json_dict(step.data, optional=True)
+        and _is_json(step.json, 0)
+        and (step.conversation is None or _conversation_passes(step.conversation))
+    )
+
+
+def _conversation_passes(conversation: object) -> bool:
+    if type(conversation) is not ConversationState:
+        return False
+    assert isinstance(conversation, ConversationState)  # noqa: S101 (narrowing)
+    turns = conversation.turns
+    if not (
+        _is_text(conversation.session_id)
+        and _is_text(conversation.stopped_by)
+        and _is_int32(conversation.total_turns)
+        and _is_int64(conversation.total_tokens)
+        and type(turns) is list
+    ):
+        return False
+    return all(
+        type(turn) is Turn
+        and _is_text(turn.role)
+        and _is_text(turn.content)
+        and _is_int64(turn.tokens)
+        for turn in turns
+    )
+
+
+def _loop_passes(loop: object, depth: int) -> bool:
+    if loop is None:
+        return True
+    if type(loop) is not LoopContext or depth >= MAX_LOOP_DEPTH:
+        return False
+    assert isinstance(loop, LoopContext)  # noqa: S101 (narrowing for the type checker)
+    return (
+        _is_json(loop.item, 0)
+        and _is_int32(loop.index)
+        and _is_int32(loop.length)
+        and type(loop.first) is bool
+        and type(loop.last) is bool
+        and _loop_passes(loop.parent, depth + 1)
+    )
 
 
 def check_record(record: object) -> None:

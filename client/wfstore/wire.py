@@ -10,7 +10,7 @@ Part of the kernel that the client and the daemon share: public and stable withi
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal
 
 from google.protobuf import duration_pb2, struct_pb2, timestamp_pb2
@@ -35,7 +35,7 @@ from wfstore.domain import (
 from wfstore.errors import InvalidArgumentError
 from wfstore.timestamps import NANOS_PER_SECOND, from_unix_nanos, to_unix_nanos
 from wfstore.v1 import daemon_pb2, history_pb2, state_pb2
-from wfstore.validation import normalize_json
+from wfstore.validation import MAX_SAFE_INTEGER
 
 __all__ = [
     "context_from_proto",
@@ -60,6 +60,7 @@ __all__ = [
 
 _MAX_DURATION_SECONDS = 315_576_000_000  # duration.proto: about 10000 years
 _MAX_DURATION = timedelta(seconds=_MAX_DURATION_SECONDS)
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _STATUS_TO_PROTO = {
     ExecutionStatus.UNSPECIFIED: state_pb2.EXECUTION_STATUS_UNSPECIFIED,
     ExecutionStatus.PENDING: state_pb2.EXECUTION_STATUS_PENDING,
@@ -75,7 +76,20 @@ _STATUS_FROM_PROTO = {number: status for status, number in _STATUS_TO_PROTO.item
 
 
 def _set_time(target: timestamp_pb2.Timestamp, value: datetime) -> None:
+    if type(value) is datetime:  # no nanoseconds below the microseconds: one subtraction
+        delta = value - _EPOCH
+        target.seconds = delta.days * 86_400 + delta.seconds
+        target.nanos = delta.microseconds * 1000
+        return
     target.seconds, target.nanos = divmod(to_unix_nanos(value), NANOS_PER_SECOND)
+
+
+def _status_number(status: str) -> state_pb2.ExecutionStatus.ValueType:
+    if type(status) is ExecutionStatus or type(status) is str:
+        number = _STATUS_TO_PROTO.get(status)  # type: ignore[call-overload]
+        if number is not None:
+            return number  # type: ignore[no-any-return]
+    return _STATUS_TO_PROTO[ExecutionStatus(status)]
 
 
 def _time(message: Any, name: str) -> datetime | None:  # noqa: ANN401 (any message)
@@ -95,6 +109,11 @@ def _status(number: int, path: str) -> ExecutionStatus:
         return _STATUS_FROM_PROTO[number]  # type: ignore[index]
     except KeyError:
         raise InvalidArgumentError(f"{path}: unknown ExecutionStatus number {number}") from None
+
+
+def _step_status(number: int, key: str) -> ExecutionStatus:
+    status = _STATUS_FROM_PROTO.get(number)  # type: ignore[call-overload]
+    return _status(number, f"states[{key!r}].status") if status is None else status
 
 
 def duration_to_proto(value: timedelta) -> duration_pb2.Duration:
@@ -132,6 +151,26 @@ def duration_from_proto(message: duration_pb2.Duration) -> timedelta:
 
 
 def _set_value(target: struct_pb2.Value, value: Any) -> None:  # noqa: ANN401 (any JSON value)
+    kind = type(value)  # the exact JSON types first, the commonest first
+    if kind is str:
+        target.string_value = value
+    elif kind is dict:
+        _set_struct(target.struct_value, value)
+    elif kind is int or kind is float:
+        target.number_value = value
+    elif kind is bool:
+        target.bool_value = value
+    elif kind is list:
+        target.list_value.SetInParent()  # an empty list is still a list, not null
+        items = target.list_value.values
+        for item in value:
+            _set_value(items.add(), item)
+    else:
+        _set_other_value(target, value)
+
+
+def _set_other_value(target: struct_pb2.Value, value: Any) -> None:  # noqa: ANN401
+    """Set a null, or a value of a subclass of a JSON type (or any iterable: a list)."""
     if value is None:
         target.null_value = struct_pb2.NULL_VALUE
     elif isinstance(value, bool):
@@ -153,15 +192,21 @@ def _set_struct(target: struct_pb2.Struct, value: dict[str, Any]) -> None:
     target.SetInParent()  # an empty object is still an object, not null
     fields = target.fields
     for key, item in value.items():
-        _set_value(fields[key], item)
+        if type(item) is str:  # the commonest member, without a call
+            fields[key].string_value = item
+        else:
+            _set_value(fields[key], item)
 
 
-def _value(message: struct_pb2.Value) -> Any:  # noqa: ANN401 (any JSON value)
-    kind = message.WhichOneof("kind")
-    if kind == "number_value":
-        return normalize_json(message.number_value)
+def _value(message: struct_pb2.Value) -> Any:  # noqa: ANN401, PLR0911 (any JSON value, by kind)
+    kind = message.WhichOneof("kind")  # the likeliest kinds first
     if kind == "string_value":
         return message.string_value
+    if kind == "number_value":
+        number = message.number_value  # normalize_json's rule for a float, inline
+        if number.is_integer() and -MAX_SAFE_INTEGER <= number <= MAX_SAFE_INTEGER:
+            return int(number)
+        return number
     if kind == "bool_value":
         return message.bool_value
     if kind == "struct_value":
@@ -172,7 +217,8 @@ def _value(message: struct_pb2.Value) -> Any:  # noqa: ANN401 (any JSON value)
 
 
 def _struct(message: struct_pb2.Struct) -> dict[str, Any]:
-    return {key: _value(item) for key, item in message.fields.items()}
+    fields = message.fields  # indexing by key: the map's items() is iterated in Python
+    return {key: _value(fields[key]) for key in fields}
 
 
 def _optional_struct(message: Any, name: str) -> dict[str, Any] | None:  # noqa: ANN401
@@ -188,7 +234,7 @@ def context_to_proto(state: ExecutionContext) -> state_pb2.ExecutionContext:
         workflow_id=state.workflow_id,
         workflow_name=state.workflow_name,
         parent_run_id=state.parent_run_id,
-        status=_STATUS_TO_PROTO[ExecutionStatus(state.status)],
+        status=_status_number(state.status),
         current_step=state.current_step,
         exit_code=state.exit_code,
         env=state.env,
@@ -208,7 +254,7 @@ def context_to_proto(state: ExecutionContext) -> state_pb2.ExecutionContext:
 
 def _step_to_proto(target: state_pb2.StepState, step: StepState) -> None:
     target.name = step.name
-    target.status = _STATUS_TO_PROTO[ExecutionStatus(step.status)]
+    target.status = _status_number(step.status)
     target.output = step.output
     target.stderr = step.stderr
     target.exit_code = step.exit_code
@@ -262,7 +308,7 @@ def context_from_proto(message: state_pb2.ExecutionContext) -> ExecutionContext:
         current_step=message.current_step,
         exit_code=message.exit_code,
         inputs=_struct(message.inputs),
-        states={key: _step_from_proto(step, key) for key, step in message.states.items()},
+        states=_steps_from_proto(message.states),
         env=dict(message.env),
         started_at=_time(message, "started_at"),
         updated_at=_time(message, "updated_at"),
@@ -272,6 +318,11 @@ def context_from_proto(message: state_pb2.ExecutionContext) -> ExecutionContext:
         else None,
         call_stack=list(message.call_stack),
     )
+
+
+def _steps_from_proto(states: Any) -> dict[str, StepState]:  # noqa: ANN401 (a message map)
+    # Indexing by key: the map's items() is iterated in Python.
+    return {key: _step_from_proto(states[key], key) for key in states}
 
 
 def _step_from_proto(message: state_pb2.StepState, key: str) -> StepState:
@@ -287,7 +338,7 @@ def _step_from_proto(message: state_pb2.StepState, key: str) -> StepState:
         )
     return StepState(
         name=message.name,
-        status=_status(message.status, f"states[{key!r}].status"),
+        status=_step_status(message.status, key),
         output=message.output,
         stderr=message.stderr,
         exit_code=message.exit_code,

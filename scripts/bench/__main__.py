@@ -59,6 +59,10 @@ COMMANDS: dict[str, Command] = {
         "scripts.bench.retention",
         "Record latency while a retention round deletes 50,000 old history records",
     ),
+    "codec-cost": Command(
+        "scripts.bench.codec_cost",
+        "what the state codec and validation cost per call, in-process (Save and Load path)",
+    ),
     "soak": Command(
         "scripts.bench.soak", "SIGKILL wfstored under load many times, verifying each time"
     ),

@@ -453,6 +453,19 @@ def test_keys_match_ignoring_case() -> None:
     assert state.current_loop == LoopContext(parent=LoopContext(index=5))
 
 
+def test_the_last_of_keys_differing_in_case_wins_whichever_is_exact() -> None:
+    """Go's own key and a folded one are the same field: the later one in the file wins."""
+    first = b'{"WorkflowName": "exact", "workflowname": "folded"}'
+    assert decode_state(first, WID).workflow_name == "folded"
+    second = b'{"workflowname": "folded", "WorkflowName": "exact"}'
+    assert decode_state(second, WID).workflow_name == "exact"
+    step = b'{"States": {"s": {"Truncated": true, "TRUNCATED": false, "Name": 3}}}'
+    with pytest.raises(DataCorruptedError, match=r"States\['s'\]\.Name: expected a string, got"):
+        decode_state(step, WID)
+    folded = b'{"States": {"s": {"name": "n", "truncated": true, "Name": "m"}}}'
+    assert decode_state(folded, WID).states["s"] == StepState(name="m", truncated=True)
+
+
 def test_unknown_keys_are_ignored() -> None:
     state = decode_doc(
         {"WorkflowName": "w", "DisplayOutput": "x", "Future": {"a": [1]}, "States": {"s": {"X": 1}}}
