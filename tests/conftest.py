@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,25 @@ from tests.support.postgres import (
 )
 
 GO_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "awf-go-state"
+
+
+def _pool_jitter_off_the_global_random() -> None:
+    """Give psycopg_pool's expiry jitter a Random of its own, in the tests.
+
+    The pool draws it (``from random import random``) in its own thread whenever it opens a
+    connection. When that lands while Hypothesis draws an example, Hypothesis sees the global
+    ``random`` move and, to word its warning, renders the whole strategy first, which for a
+    complete state can take minutes (a property test then hit its timeout under load). The
+    jitter itself is kept; it just no longer touches the global generator.
+    """
+    try:
+        import psycopg_pool.base  # noqa: PLC0415 (only where the PostgreSQL extra is installed)
+    except ImportError:
+        return
+    psycopg_pool.base.random = random.Random().random  # type: ignore[attr-defined]  # noqa: S311
+
+
+_pool_jitter_off_the_global_random()
 
 
 @pytest.fixture(scope="session")
