@@ -21,7 +21,7 @@ import signal
 import threading
 import time
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
@@ -214,14 +214,14 @@ class ClientPool:
         processes: int,
         warmup: float,
         window: float,
-        server_pid: int | None = None,
+        server_pid: int | Sequence[int] | None = None,
         db_cpu: Callable[[], float] | None = None,
     ) -> RunResult:
         """Run ``spec`` at its concurrency over ``processes`` processes; return what counted.
 
         The client processes' CPU use over the measured window is always measured; with
-        ``server_pid``, that process's too, and with ``db_cpu`` (which returns CPU seconds
-        used so far) a database's.
+        ``server_pid``, that process's too (several: their sum), and with ``db_cpu`` (which
+        returns CPU seconds used so far) a database's.
         """
         used = max(1, min(processes, spec.concurrency, self.size))
         shares = [spec.concurrency // used + (k < spec.concurrency % used) for k in range(used)]
@@ -242,7 +242,8 @@ class ClientPool:
             conn.send(("go", start, warm_until, end))
         probes: dict[str, Callable[[], float]] = {}
         if server_pid is not None:
-            probes["server"] = lambda: process_cpu_seconds(server_pid)
+            pids = [server_pid] if isinstance(server_pid, int) else list(server_pid)
+            probes["server"] = lambda: sum(process_cpu_seconds(pid) for pid in pids)
         if db_cpu is not None:
             probes["db"] = db_cpu
         _sleep_until(warm_until)

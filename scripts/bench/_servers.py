@@ -113,9 +113,14 @@ def _start(name: str, command: list[str], log: Path, sock: Path, cwd: Path | Non
     raise RuntimeError(f"{name} did not start:\n{log.read_text(errors='replace')}")
 
 
-def start_wfstored(data_dir: Path, sock: Path, log: Path, *extra: str) -> Server:
-    """Start ``python -m wfstored`` on 127.0.0.1:0 and ``unix://sock`` over ``data_dir``."""
-    listen = ["--listen", "127.0.0.1:0", "--listen", f"unix://{sock}"]
+def start_wfstored(
+    data_dir: Path, sock: Path, log: Path, *extra: str, tcp: str = "127.0.0.1:0"
+) -> Server:
+    """Start ``python -m wfstored`` on ``tcp`` and ``unix://sock`` over ``data_dir``.
+
+    Raises RuntimeError (with the daemon's log) when it does not start.
+    """
+    listen = ["--listen", tcp, "--listen", f"unix://{sock}"]
     command = [sys.executable, "-m", "wfstored", "--data-dir", str(data_dir), *listen, *extra]
     return _start("wfstored", command, log, sock)
 
