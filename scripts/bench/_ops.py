@@ -262,7 +262,9 @@ def _postgres_call(spec: CellSpec, resources: Resources, thread: int) -> Operati
 
 def _plain_call(spec: CellSpec, resources: Resources) -> Operation:
     """Return the plain client's call: canned request bytes in, reply bytes out, no decoding."""
-    method = resources.channel(spec.target).unary_unary(PATHS[spec.op])
+    method = resources.channel(spec.target).unary_unary(
+        PATHS[spec.op], request_serializer=None, response_deserializer=None
+    )
     request = request_bytes(spec.op, spec.batch)
     return Operation(lambda _: method(request, timeout=CLIENT_TIMEOUT))
 

@@ -56,7 +56,7 @@ def build_server(workers: int = WORKERS) -> grpc.Server:
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
         ],
     )
-    services: dict[str, dict[str, grpc.RpcMethodHandler]] = {}
+    services: dict[str, dict[str, grpc.RpcMethodHandler[bytes, bytes]]] = {}
     for path, reply in reply_bytes().items():
         service, _, method = path.strip("/").partition("/")
         services.setdefault(service, {})[method] = grpc.unary_unary_rpc_method_handler(

@@ -24,7 +24,7 @@ def _median(values: list[float]) -> float | None:
 
 
 def _rate(cell: dict[str, Any]) -> float:
-    return statistics.median(rep["rate"] for rep in cell["reps"])
+    return float(statistics.median(rep["rate"] for rep in cell["reps"]))
 
 
 def _cpu(cell: dict[str, Any], side: str) -> float | None:
