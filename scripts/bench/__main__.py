@@ -40,6 +40,10 @@ COMMANDS: dict[str, Command] = {
     "server-model": Command(
         "scripts.bench.server_model", "gRPC server models compared on a no-op Load"
     ),
+    "scaling": Command(
+        "scripts.bench.scaling",
+        "1 and 2 wfstored over one data directory, and a model for many cores",
+    ),
     "load": Command(
         "scripts.bench.load_test", "many clients mixing every RPC, then every write verified"
     ),

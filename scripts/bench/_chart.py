@@ -43,8 +43,10 @@ def render_chart(doc: Doc, path: Path) -> None:
         {(group_of(c), c["batch"]) for c in cells}, key=lambda g: (OP_ORDER.index(g[0]), g[1])
     )
     series = [
+        ("plain", "tcp"),
         ("ceiling", "tcp"),
         ("wfstored", "tcp"),
+        ("plain", "unix"),
         ("ceiling", "unix"),
         ("wfstored", "unix"),
         ("embedded", "in-process"),

@@ -7,6 +7,10 @@ started inside the measured window (after a warm-up) count: a thread's throughpu
 counted calls over the time they took (first start to last end), the cell's is the sum over
 threads (so a cell of slow calls is not quantized by the window), and the latencies of all
 processes are merged for the percentiles.
+
+CPU is sampled over the measured window alone (from its start to its end, not the warm-up):
+the server process's (all its threads, from ``/proc``), optionally a database's, and each
+client process's own, so that CPU per call can be given for both ends of the wire.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import signal
 import threading
 import time
 from array import array
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
@@ -38,14 +43,32 @@ class RunResult:
     first_error: str = ""
     misses: int = 0
     server_cpu: float | None = None
-    """CPU the server process used during the run, in cores (1.0: one core busy)."""
+    """CPU the server process used during the measured window, in cores (1.0: one core busy)."""
+    client_cpu: float | None = None
+    """CPU the client processes used during the measured window, in cores (summed)."""
+    db_cpu: float | None = None
+    """CPU a database cluster behind the server used during the window, in cores."""
+
+    def _per_call(self, cores: float | None) -> float | None:
+        if cores is None or self.rate <= 0:
+            return None
+        return cores / self.rate
 
     @property
     def cpu_ms_per_call(self) -> float | None:
         """Server CPU time per call, ms (from its utilization and the throughput)."""
-        if self.server_cpu is None or self.rate <= 0:
-            return None
-        return self.server_cpu / self.rate * 1000
+        seconds = self._per_call(self.server_cpu)
+        return None if seconds is None else seconds * 1000
+
+    @property
+    def cpu_us_per_call(self) -> dict[str, float]:
+        """CPU time per call in µs, by side: ``server``, ``client`` and ``db`` (when measured)."""
+        sides = {"server": self.server_cpu, "client": self.client_cpu, "db": self.db_cpu}
+        return {
+            side: seconds * 1e6
+            for side, cores in sides.items()
+            if (seconds := self._per_call(cores)) is not None
+        }
 
 
 @dataclass
@@ -89,6 +112,12 @@ def _thread_loop(
             out.busy = finished - first
 
 
+def _sleep_until(moment: float) -> None:
+    delay = moment - time.perf_counter()
+    if delay > 0:
+        time.sleep(delay)
+
+
 def _worker(conn: Connection) -> None:
     """Serve prepare/go/close requests from the driver until told to close.
 
@@ -129,6 +158,10 @@ def _worker(conn: Connection) -> None:
                 ]
                 for thread in threads:
                     thread.start()
+                _sleep_until(warm_until)
+                cpu_start = time.process_time()  # this process: every thread
+                _sleep_until(end)
+                cpu_spent = time.process_time() - cpu_start
                 for thread in threads:
                     thread.join()
                 merged = array("d")
@@ -142,6 +175,7 @@ def _worker(conn: Connection) -> None:
                         sum(out.errors for out in outcomes),
                         next((out.first_error for out in outcomes if out.first_error), ""),
                         sum(op.misses for op in ops),
+                        cpu_spent,
                     )
                 )
     except (EOFError, KeyboardInterrupt):
@@ -173,19 +207,21 @@ class ClientPool:
         """How many client processes there are."""
         return len(self._conns)
 
-    def run(
+    def run(  # noqa: PLR0913 (keyword-only: what to run, and what to measure)
         self,
         spec: CellSpec,
         *,
         processes: int,
         warmup: float,
         window: float,
-        server_pid: int | None = None,
+        server_pid: int | Sequence[int] | None = None,
+        db_cpu: Callable[[], float] | None = None,
     ) -> RunResult:
         """Run ``spec`` at its concurrency over ``processes`` processes; return what counted.
 
-        With ``server_pid``, also measure that process's CPU use from the start of the
-        warm-up to the end of the run.
+        The client processes' CPU use over the measured window is always measured; with
+        ``server_pid``, that process's too (several: their sum), and with ``db_cpu`` (which
+        returns CPU seconds used so far) a database's.
         """
         used = max(1, min(processes, spec.concurrency, self.size))
         shares = [spec.concurrency // used + (k < spec.concurrency % used) for k in range(used)]
@@ -204,10 +240,21 @@ class ClientPool:
         warm_until, end = start + warmup, start + warmup + window
         for conn in self._conns[:used]:
             conn.send(("go", start, warm_until, end))
-        cpu_before = None if server_pid is None else process_cpu_seconds(server_pid)
-        result = RunResult(calls=0, rate=0.0, latencies=[])
+        probes: dict[str, Callable[[], float]] = {}
+        if server_pid is not None:
+            pids = [server_pid] if isinstance(server_pid, int) else list(server_pid)
+            probes["server"] = lambda: sum(process_cpu_seconds(pid) for pid in pids)
+        if db_cpu is not None:
+            probes["db"] = db_cpu
+        _sleep_until(warm_until)
+        before = {side: probe() for side, probe in probes.items()}
+        _sleep_until(end)
+        spent = {side: probe() - before[side] for side, probe in probes.items()}
+        result = RunResult(calls=0, rate=0.0, latencies=[], client_cpu=0.0)
+        client_seconds = 0.0
         for conn in self._conns[:used]:
-            calls, rate, raw, errors, first_error, misses = conn.recv()
+            calls, rate, raw, errors, first_error, misses, cpu = conn.recv()
+            client_seconds += cpu
             latencies = array("d")
             latencies.frombytes(raw)
             result.calls += calls
@@ -216,9 +263,11 @@ class ClientPool:
             result.errors += errors
             result.first_error = result.first_error or first_error
             result.misses += misses
-        if server_pid is not None and cpu_before is not None:
-            elapsed = time.perf_counter() - start
-            result.server_cpu = (process_cpu_seconds(server_pid) - cpu_before) / elapsed
+        result.client_cpu = client_seconds / window
+        if "server" in spent:
+            result.server_cpu = spent["server"] / window
+        if "db" in spent:
+            result.db_cpu = spent["db"] / window
         return result
 
     def close(self) -> None:

@@ -12,15 +12,29 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from wfstore import Client, ConflictError, HistoryFilter, HistoryStore, StateStore
+import grpc
+from wfstore import (
+    DEFAULT_MAX_MESSAGE_BYTES,
+    Client,
+    ConflictError,
+    HistoryFilter,
+    HistoryStore,
+    StateStore,
+)
+from wfstore._client import channel_settings  # the options wfstore.Client's channel has
 from wfstored import JSONStore, SQLiteHistoryStore
 from wfstored.storage.shared.history_schema import SELECT_COLUMNS, TABLE, insert_statement
 from wfstored.storage.shared.record_rows import record_row
 
 from scripts.bench._payloads import LIST_NAME, STATE_IDS, make_record, make_state, state_bytes
+from scripts.bench._plain_messages import PATHS, request_bytes
 
+PLAIN = "plain"
+"""The plain gRPC ceiling, reached by a plain grpcio client with canned request bytes."""
 GRPC_IMPLS = ("ceiling", "wfstored", "wfstored-pg")
 """Implementations reached through ``wfstore.Client``."""
+CLIENT_TIMEOUT = 120.0
+"""Every client's deadline per call, in seconds."""
 PG_INSERT = insert_statement("%s")
 """The peer's insert: the same row and conflict rule as wfstored's SQLite insert."""
 PG_STAGING = f"CREATE TEMPORARY TABLE IF NOT EXISTS staging (LIKE {TABLE}) ON COMMIT DELETE ROWS"
@@ -55,6 +69,7 @@ class Resources:
     """Connections and stores one client process keeps between cells."""
 
     clients: dict[str, Client] = field(default_factory=dict)
+    channels: dict[str, grpc.Channel] = field(default_factory=dict)
     embedded: dict[str, tuple[JSONStore, SQLiteHistoryStore]] = field(default_factory=dict)
     redis: dict[str, Any] = field(default_factory=dict)
     postgres: dict[tuple[str, int], Any] = field(default_factory=dict)
@@ -63,10 +78,22 @@ class Resources:
     def client(self, target: str) -> Client:
         """Return this process's client for ``target``, connecting on first use."""
         if target not in self.clients:
-            client = Client(target, timeout=120)
+            client = Client(target, timeout=CLIENT_TIMEOUT)
             client.wait_until_ready(30)
             self.clients[target] = client
         return self.clients[target]
+
+    def channel(self, target: str) -> grpc.Channel:
+        """Return this process's plain grpcio channel to ``target``, connected on first use.
+
+        Its options are ``wfstore.Client``'s (message limits, round-robin balancing).
+        """
+        if target not in self.channels:
+            options = channel_settings(DEFAULT_MAX_MESSAGE_BYTES, ())
+            channel = grpc.insecure_channel(target, options=options)
+            grpc.channel_ready_future(channel).result(timeout=30)
+            self.channels[target] = channel
+        return self.channels[target]
 
     def stores(self, data_dir: str) -> tuple[JSONStore, SQLiteHistoryStore]:
         """Return this process's embedded stores on ``data_dir``."""
@@ -113,6 +140,8 @@ class Resources:
         """Close every connection and store."""
         for client in self.clients.values():
             client.close()
+        for channel in self.channels.values():
+            channel.close()
         for state, history in self.embedded.values():
             state.close()
             history.close()
@@ -231,6 +260,15 @@ def _postgres_call(spec: CellSpec, resources: Resources, thread: int) -> Operati
     return Operation(insert_batch)
 
 
+def _plain_call(spec: CellSpec, resources: Resources) -> Operation:
+    """Return the plain client's call: canned request bytes in, reply bytes out, no decoding."""
+    method = resources.channel(spec.target).unary_unary(
+        PATHS[spec.op], request_serializer=None, response_deserializer=None
+    )
+    request = request_bytes(spec.op, spec.batch)
+    return Operation(lambda _: method(request, timeout=CLIENT_TIMEOUT))
+
+
 def build_operation(
     spec: CellSpec, resources: Resources, thread: int, pool: Iterator[int]
 ) -> Operation:
@@ -239,6 +277,8 @@ def build_operation(
     ``pool`` hands out the indexes of the ids a Delete cell deletes; it is shared by the
     threads of one process (``next`` on an iterator of ``range`` is atomic under the GIL).
     """
+    if spec.impl == PLAIN:
+        return _plain_call(spec, resources)
     if spec.impl in GRPC_IMPLS:
         client = resources.client(spec.target)
         return _port_call(spec, client.state, client.history, thread, pool)

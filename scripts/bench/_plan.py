@@ -17,7 +17,7 @@ from scripts.bench._ops import CellSpec
 from scripts.bench._payloads import StateFileWriter
 from scripts.bench._peers import Peer
 from scripts.bench._pg_backend import PgBackend, delete_states, save_states
-from scripts.bench._servers import Server
+from scripts.bench._servers import Server, cluster_cpu_seconds
 
 STATE_OPS = ("Load", "List", "Save", "SaveIf", "Delete")
 HISTORY_OPS = ("HistoryList", "GetStats", "Record", "Cleanup")
@@ -76,7 +76,10 @@ QUICK = Mode(
 class Targets:
     """Everything the cells talk to."""
 
+    plain: Server
+    """The plain gRPC ceiling: grpcio alone, canned bytes (the yardstick)."""
     ceiling: Server
+    """wfstored's own server stack over no-op stores."""
     wfstored: Server
     wfstored_dir: Path
     embedded_dir: Path
@@ -117,7 +120,7 @@ def _op_cells(op: str, mode: Mode, targets: Targets, conc: int, batch: int) -> l
             batch=batch,
         )
         for transport in ("tcp", "unix")
-        for server in (targets.ceiling, targets.wfstored)
+        for server in (targets.plain, targets.ceiling, targets.wfstored)
     ]
     if conc in EMBEDDED_CONCURRENCY:
         cells.append(
@@ -185,7 +188,9 @@ class CellRuns:
 
 
 def server_pid(spec: CellSpec, targets: Targets) -> int | None:
-    """Return the process whose CPU a cell uses: wfstored, the ceiling or Redis (not Postgres)."""
+    """Return the process whose CPU a cell uses: wfstored, a ceiling or Redis (not Postgres)."""
+    if spec.impl == "plain":
+        return targets.plain.pid
     if spec.impl == "ceiling":
         return targets.ceiling.pid
     if spec.impl == "wfstored":
@@ -196,6 +201,18 @@ def server_pid(spec: CellSpec, targets: Targets) -> int | None:
     if spec.impl.startswith("redis") and peer is not None and peer.process is not None:
         return peer.process.pid
     return None
+
+
+def db_cpu(spec: CellSpec, targets: Targets) -> Callable[[], float] | None:
+    """Return how to read the PostgreSQL cluster's CPU for a wfstored-pg cell, else None."""
+    peer = targets.peers.get("postgres")
+    if spec.impl != "wfstored-pg" or peer is None or peer.directory is None:
+        return None
+    try:
+        postmaster = int((peer.directory / "data" / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return lambda: cluster_cpu_seconds(postmaster)
 
 
 class _DeletePools:
@@ -264,10 +281,11 @@ def run_rounds(
                 warmup=mode.warmup,
                 window=mode.window,
                 server_pid=server_pid(spec, targets),
+                db_cpu=db_cpu(spec, targets),
             )
             if base.op == "Delete":
                 pools.drain(base, ids, result)
-                if result.misses and base.impl != "ceiling":
+                if result.misses and base.impl not in {"plain", "ceiling"}:
                     cell.notes.append(f"rep {rep + 1}: {result.misses} deletes found no file")
             if result.errors:
                 cell.notes.append(f"rep {rep + 1}: {result.errors} errors, {result.first_error}")

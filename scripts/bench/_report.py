@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from scripts.bench._plan import PEERS_OF, CellRuns
+from scripts.bench._yardstick import cpu_us, yardstick_section
 
 OP_ORDER = (
     "Save",
@@ -36,6 +37,7 @@ OP_LABELS = {
     "INSERT": "INSERT",
 }
 IMPL_ORDER = (
+    "plain",
     "ceiling",
     "wfstored",
     "embedded",
@@ -78,6 +80,9 @@ def summarize(results: dict[tuple[object, ...], CellRuns]) -> list[dict[str, Any
                         "errors": run.errors,
                         "server_cpu": run.server_cpu,
                         "cpu_ms_per_call": run.cpu_ms_per_call,
+                        "client_cpu": run.client_cpu,
+                        "db_cpu": run.db_cpu,
+                        "cpu_us": run.cpu_us_per_call,
                     }
                     for run in cell.runs
                 ],
@@ -110,12 +115,10 @@ def _median(cell: dict[str, Any] | None) -> float | None:
     return statistics.median(throughputs(cell)) if cell and cell["reps"] else None
 
 
-def _cpu_per_call(cell: dict[str, Any]) -> str:
-    """Return the median server CPU ms per op (per record for batches), or "" if unmeasured."""
-    values = [rep["cpu_ms_per_call"] for rep in cell["reps"] if rep.get("cpu_ms_per_call")]
-    if not values:
-        return ""
-    return f"{statistics.median(values) / cell['batch']:.3f}"
+def _cpu_per_call(cell: dict[str, Any], side: str) -> str:
+    """Return the median CPU µs per op (per record for batches) of one side, or "" if none."""
+    value = cpu_us(cell, side)
+    return "" if value is None else f"{value:,.0f}"
 
 
 def _label(cell: dict[str, Any]) -> str:
@@ -160,25 +163,28 @@ def cell_table(cells: list[dict[str, Any]]) -> list[str]:
     lines = [
         (
             "| cell | impl | transport | conc | throughput/s median (min-max) | p50 ms | p99 ms "
-            "| x ceiling | x peer | x embedded | server CPU ms/op |"
+            "| x plain | x stack | x peer | x embedded | server CPU µs/op | client CPU µs/op |"
         ),
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for cell in sorted(cells, key=_sort_key):
         rates = throughputs(cell)
         median = statistics.median(rates)
         key = (cell["op"], cell["transport"], cell["concurrency"], cell["batch"])
-        ceiling = embedded = ""
+        plain = stack = embedded = ""
+        if cell["impl"] in (*EMBEDDED_OF, "ceiling"):
+            plain = _ratio(median, _median(index.get(("plain", *key))))
         if cell["impl"] in EMBEDDED_OF:
-            ceiling = _ratio(median, _median(index.get(("ceiling", *key))))
+            stack = _ratio(median, _median(index.get(("ceiling", *key))))
             embedded_key = (EMBEDDED_OF[cell["impl"]], cell["op"], "in-process", *key[2:])
             embedded = _ratio(median, _median(index.get(embedded_key)))
         unit = " rec" if cell["batch"] > 1 else ""
         lines.append(
             f"| {_label(cell)} | {cell['impl']} | {cell['transport']} | {cell['concurrency']} "
             f"| {median:,.0f}{unit} ({min(rates):,.0f}-{max(rates):,.0f}) "
-            f"| {cell['p50_ms']:.2f} | {cell['p99_ms']:.2f} | {ceiling} "
-            f"| {_peer_ratio(cell, index)} | {embedded} | {_cpu_per_call(cell)} |"
+            f"| {cell['p50_ms']:.2f} | {cell['p99_ms']:.2f} | {plain} | {stack} "
+            f"| {_peer_ratio(cell, index)} | {embedded} | {_cpu_per_call(cell, 'server')} "
+            f"| {_cpu_per_call(cell, 'client')} |"
         )
     return lines
 
@@ -249,11 +255,16 @@ _LEGEND = (
     "wfstored serves files and SQLite (its defaults); wfstored-pg and embedded-pg are the "
     "PostgreSQL backend (both stores in a database of the postgres peer's cluster), through "
     "the daemon and in-process. "
-    "x ceiling = wfstored / ceiling, x peer = wfstored / the peer named (same transport and "
+    "plain is the plain gRPC ceiling (grpcio alone, canned reply bytes of the real size: the "
+    "yardstick); ceiling is wfstored's own server stack over no-op stores. "
+    "x plain = this row / plain (for ceiling: what the stack costs), x stack = wfstored / "
+    "ceiling, x peer = wfstored / the peer named (same transport and "
     "concurrency), x embedded = wfstored / its adapters in-process (same concurrency), all "
-    "by median throughput. server CPU = CPU time of the server process per op (per record "
-    "for batches), from its utilization during the cell (for wfstored-pg the daemon's "
-    "alone, not the database's); not measured for the postgres peer or in-process cells."
+    "by median throughput. server CPU = CPU time of the server process (every thread) per op "
+    "(per record for batches) over the measured window (for wfstored-pg the daemon's alone; "
+    "the cluster's is in the section below); not measured for the postgres peer or "
+    "in-process cells. client CPU = the client processes' CPU per op (for in-process cells it "
+    "includes the store's work)."
 )
 
 
@@ -275,13 +286,15 @@ def render_markdown(doc: Doc) -> str:
         ),
         f"- peers: {'; '.join(meta['peers']) or 'none'}",
         (
-            "- pinned: servers (the ceiling, wfstored, the peers) on CPU 0; clients and "
+            "- pinned: servers (the ceilings, wfstored, the peers) on CPU 0; clients and "
             "in-process cells on CPU 1"
             if meta.get("pinned")
             else "- not pinned: servers and clients share every core"
         ),
         "",
     ]
+    yardstick = yardstick_section(doc["cells"], pinned=bool(meta.get("pinned")))
+    lines += [*yardstick, "", "## Every cell", ""] if yardstick else []
     lines += [_LEGEND, "", *cell_table(doc["cells"])]
     if doc.get("scale"):
         lines += ["", "## Scale", "", *_scale_lines(doc["scale"])]

@@ -1,4 +1,4 @@
-"""Start and stop the gRPC servers under test (wfstored and the ceiling) as subprocesses."""
+"""Start and stop the gRPC servers under test (wfstored and the ceilings) as subprocesses."""
 
 from __future__ import annotations
 
@@ -22,6 +22,26 @@ def process_cpu_seconds(pid: int) -> float:
     """Return the user + system CPU time of process ``pid`` (all its threads), in seconds."""
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cluster_cpu_seconds(postmaster_pid: int) -> float:
+    """Return the CPU time of a PostgreSQL cluster so far, in seconds.
+
+    The postmaster's own, that of the children it has reaped (its ``cutime``/``cstime``), and
+    that of every child still running (backends, checkpointer, WAL writer, ...).
+    """
+    fields = Path(f"/proc/{postmaster_pid}/stat").read_text().rpartition(")")[2].split()
+    ticks = sum(int(value) for value in fields[11:15])
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            child = (entry / "stat").read_text().rpartition(")")[2].split()
+        except OSError:  # gone meanwhile
+            continue
+        if int(child[1]) == postmaster_pid:
+            ticks += int(child[11]) + int(child[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -93,15 +113,30 @@ def _start(name: str, command: list[str], log: Path, sock: Path, cwd: Path | Non
     raise RuntimeError(f"{name} did not start:\n{log.read_text(errors='replace')}")
 
 
-def start_wfstored(data_dir: Path, sock: Path, log: Path, *extra: str) -> Server:
-    """Start ``python -m wfstored`` on 127.0.0.1:0 and ``unix://sock`` over ``data_dir``."""
-    listen = ["--listen", "127.0.0.1:0", "--listen", f"unix://{sock}"]
+def start_wfstored(
+    data_dir: Path, sock: Path, log: Path, *extra: str, tcp: str = "127.0.0.1:0"
+) -> Server:
+    """Start ``python -m wfstored`` on ``tcp`` and ``unix://sock`` over ``data_dir``.
+
+    Raises RuntimeError (with the daemon's log) when it does not start.
+    """
+    listen = ["--listen", tcp, "--listen", f"unix://{sock}"]
     command = [sys.executable, "-m", "wfstored", "--data-dir", str(data_dir), *listen, *extra]
     return _start("wfstored", command, log, sock)
 
 
 def start_ceiling(sock: Path, log: Path) -> Server:
-    """Start the no-op ceiling server (``scripts.bench._ceiling``) on 127.0.0.1:0 and ``sock``."""
+    """Start the stack ceiling (``scripts.bench._ceiling``) on 127.0.0.1:0 and ``sock``.
+
+    wfstored's own server stack over no-op stores.
+    """
     listen = ["--listen", "127.0.0.1:0", "--listen", f"unix://{sock}"]
     command = [sys.executable, "-m", "scripts.bench._ceiling", *listen]
     return _start("ceiling", command, log, sock, cwd=REPO_ROOT)
+
+
+def start_plain_ceiling(sock: Path, log: Path) -> Server:
+    """Start the plain gRPC ceiling (``scripts.bench._plain_ceiling``) on TCP and ``sock``."""
+    listen = ["--listen", "127.0.0.1:0", "--listen", f"unix://{sock}"]
+    command = [sys.executable, "-m", "scripts.bench._plain_ceiling", *listen]
+    return _start("plain", command, log, sock, cwd=REPO_ROOT)

@@ -48,7 +48,7 @@ from scripts.bench._pinning import add_pin_flag, pin_if_asked, pinned
 from scripts.bench._plan import FULL, QUICK, Mode, Targets, build_plan, run_rounds
 from scripts.bench._report import Doc, render_markdown, summarize
 from scripts.bench._scale_phase import run_scale_phase
-from scripts.bench._servers import REPO_ROOT, start_ceiling, start_wfstored
+from scripts.bench._servers import REPO_ROOT, start_ceiling, start_plain_ceiling, start_wfstored
 
 OUT_DIR = REPO_ROOT / "docs" / "bench"
 """Where the results go unless ``--out`` says otherwise."""
@@ -109,6 +109,8 @@ def _run(stack: ExitStack, mode: Mode, args: argparse.Namespace) -> dict[str, An
     _progress(f"{mode.name} mode; work directory {tmp}")
     seed_data_dir(tmp / "daemon")
     seed_data_dir(tmp / "embedded")
+    plain = start_plain_ceiling(tmp / "plain.sock", tmp / "plain.log")
+    stack.callback(plain.stop)
     ceiling = start_ceiling(tmp / "ceiling.sock", tmp / "ceiling.log")
     stack.callback(ceiling.stop)
     wfstored = start_wfstored(tmp / "daemon", tmp / "wfstored.sock", tmp / "wfstored.log")
@@ -120,7 +122,7 @@ def _run(stack: ExitStack, mode: Mode, args: argparse.Namespace) -> dict[str, An
     batches = record_batch_available()
     if not batches:
         notes.append("RecordBatch cells skipped: this client has no history.record_batch")
-    targets = Targets(ceiling, wfstored, tmp / "daemon", tmp / "embedded", peers, pg)
+    targets = Targets(plain, ceiling, wfstored, tmp / "daemon", tmp / "embedded", peers, pg)
     plan = [] if args.scale_only else build_plan(mode, targets, batches=batches)
     _progress(f"{len(plan)} cells x {mode.reps} rounds")
     results = run_rounds(plan, mode, targets, pool, _progress)
