@@ -37,17 +37,20 @@ def grpc_shares_port() -> bool:
 
 
 def wfstored_shares_port(work: Path) -> tuple[bool, str]:
-    """Start two wfstored on one TCP port; return whether the second served, and its last line.
+    """Start two wfstored on one TCP port (``--reuse-port``); return whether both served.
 
-    Both serve ``work / "data"``; each is stopped before returning.
+    Both serve ``work / "data"``; each is stopped before returning. The second line is the
+    second daemon's last log line when it did not start.
     """
     data = work / "data"
     (data / "state").mkdir(mode=0o700, parents=True, exist_ok=True)
     data.chmod(0o700)
-    first = start_wfstored(data, work / "first.sock", work / "first.log")
+    first = start_wfstored(data, work / "first.sock", work / "first.log", "--reuse-port")
     try:
         try:
-            second = start_wfstored(data, work / "second.sock", work / "second.log", tcp=first.tcp)
+            second = start_wfstored(
+                data, work / "second.sock", work / "second.log", "--reuse-port", tcp=first.tcp
+            )
         except RuntimeError as exc:
             lines = [line for line in str(exc).splitlines() if line.strip()]
             return False, lines[-1] if lines else "it did not start"

@@ -3,11 +3,12 @@
 grpcio's Python server runs its handlers under one GIL per process, so more cores need more
 processes. This command starts two wfstored over the SAME data directory (the file state store
 and SQLite history are multi-process safe) and measures Load, Save, Record, history List and
-GetStats with 1 and 2 daemons, at concurrency 8 and 64, round-robin, unpinned. wfstored sets
-``grpc.so_reuseport`` to 0 (a port in use is an error), so the daemons cannot share one port: each
-listens on its own, and the client spreads calls over both with one ``ipv4:a:p,b:q`` target
-(``wfstore.Client``'s round-robin), which divides the work as a shared port would divide
-connections. It also probes the caps of a bigger host: whether two servers can share a port,
+GetStats with 1 and 2 daemons, at concurrency 8 and 64, round-robin, unpinned. In production
+the daemons would share one port (``--reuse-port``; the kernel spreads connections), but the
+benchmark's few client processes hold one connection each, which a shared port may put all on
+one daemon; so each daemon listens on its own port and every client spreads its calls over
+both with one ``ipv4:a:p,b:q`` target (``wfstore.Client``'s round-robin), an even split. It
+also probes the caps of a bigger host: whether two daemons can share a port with ``--reuse-port``,
 the disk's fsync rate (Save), and SQLite's write rate with group commit, from one process and
 from several (Record). From server CPU per call it projects calls/s per core and for a 16-core
 host with 15 daemons. See docs/benchmarks.md.
