@@ -55,6 +55,10 @@ COMMANDS: dict[str, Command] = {
         "scripts.bench.retention",
         "Record latency while a retention round deletes 50,000 old history records",
     ),
+    "rollup-cost": Command(
+        "scripts.bench.rollup_cost",
+        "Record and RecordBatch with and without the history roll-up triggers",
+    ),
     "soak": Command(
         "scripts.bench.soak", "SIGKILL wfstored under load many times, verifying each time"
     ),
