@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+from wfstore import HistoryFilter
 from wfstore.timestamps import from_unix_nanos, to_unix_nanos
-from wfstored.storage.shared.history_rollups import DAILY, HOURLY, Part, plan_parts
+from wfstored import SQLiteHistoryStore
+from wfstored.storage.shared.history_queries import index_for
+from wfstored.storage.shared.history_rollups import (
+    DAILY,
+    HOURLY,
+    Part,
+    plan_parts,
+    rollup_stats_statement,
+)
 from wfstored.storage.shared.history_schema import TABLE
 
 DAY = datetime(2025, 6, 2, tzinfo=UTC)
@@ -64,3 +76,23 @@ def test_open_ends_reach_the_first_and_last_representable_days() -> None:
     ]
     last = datetime(9999, 12, 31, 23, 30, tzinfo=UTC)
     assert plan_parts(last, None) == [Part(TABLE, "9999-12-31T23:30:00.000000000Z", None)]
+
+
+def test_sqlite_reads_no_table_whole_for_a_named_range(tmp_path: Path) -> None:
+    path = tmp_path / "history.db"
+    SQLiteHistoryStore(path).close()
+    since = DAY - timedelta(days=7, minutes=3)
+    shapes = [
+        HistoryFilter(workflow_name="deploy", since=since),
+        HistoryFilter(workflow_name="deploy", status="failed", since=since, until=DAY),
+        HistoryFilter(workflow_name="deploy"),
+        HistoryFilter(since=since),
+    ]
+    with closing(sqlite3.connect(path)) as conn:
+        for shape in shapes:
+            statement = rollup_stats_statement(shape, raw_hint=f" INDEXED BY {index_for(shape)}")
+            assert statement is not None
+            plan = [
+                row[-1] for row in conn.execute(f"EXPLAIN QUERY PLAN {statement[0]}", statement[1])
+            ]
+            assert not [step for step in plan if step.startswith("SCAN")], (shape, plan)
