@@ -1,13 +1,21 @@
 """The history roll-ups in PostgreSQL: tables, plpgsql triggers, and the migration that adds them.
 
-Statement-level triggers with transition tables: a statement's rows are summed per bucket in
-one query, so a batch of a thousand records updates each of its buckets once. Every writer
-takes bucket row locks in one global order, ``(workflow_name, status, day)`` with a day's row
-before its hours' rows, and the store sorts each group of records the same way before
-inserting it, so concurrent batches from several daemons queue on a hot bucket but never
-deadlock. A removal makes an hour read its bounds again from its rows when it removed one of
-them, and a day read them from its hours (the day's row lock, held by every writer of its
-hours, keeps those still).
+Statement-level triggers with transition tables, set-based: a statement's rows are summed per
+bucket in one query and applied with one ``INSERT ... ON CONFLICT DO UPDATE`` (or ``UPDATE``)
+per roll-up, so a batch of a thousand records, or a retention batch of a thousand deletions,
+costs a handful of statements whatever the number of buckets.
+
+Locks. Every writer takes the day rows it needs first, in ``(workflow_name, status, day)``
+order, and only then the hour rows of those days. Whoever changes an hour row therefore holds
+its day row already, so writers never wait on hour rows, only on day rows, and take those in
+one order: the store sorts each group of records by name, status and time before inserting
+it, so that successive statements of one transaction keep that order too. Concurrent
+batches from several daemons queue on a hot day row but do not deadlock (another tool that
+writes rows in another order can; PostgreSQL then aborts one of the two, and the store runs
+its transaction again).
+
+A removal makes an hour read its bounds again from its rows when it removed one of them, and
+every day it touched read them from its hours.
 """
 
 # Every statement here is built from constants only (table names, bit widths, OLD/NEW).
@@ -18,6 +26,7 @@ from __future__ import annotations
 from typing import Final
 
 from wfstored.storage.shared.history_rollups import (
+    BUCKET_LENGTH,
     DAILY,
     HOURLY,
     ROLLUP_COLUMNS,
@@ -35,100 +44,87 @@ _TYPES: Final[dict[ColumnKind, str]] = {
     "int64": "BIGINT",
 }
 _COLUMNS: Final = ", ".join(ROLLUP_COLUMNS)
-_KEY: Final = "workflow_name = w AND bucket = b AND status = s"
+_KEY: Final = "t.workflow_name = g.w AND t.bucket = g.b AND t.status = g.s"
 
 
-def _buckets(rows: str) -> str:
-    """Return the per-bucket sums of a transition table, days before their hours, in lock order."""
-    selects = " UNION ALL ".join(
-        f"SELECT workflow_name AS w, status AS s, substr(completed_at, 1, {length}) AS b,"
-        f" count(*) AS n, sum(duration_ms >> {DURATION_LOW_BITS})::bigint AS hi,"
+def _sums(rows: str, table: str) -> str:
+    """Return the per-bucket sums of a transition table for one roll-up, in lock order."""
+    return (
+        f"SELECT workflow_name AS w, substr(completed_at, 1, {BUCKET_LENGTH[table]}) AS b,"
+        f" status AS s, count(*) AS n, sum(duration_ms >> {DURATION_LOW_BITS})::bigint AS hi,"
         f" sum(duration_ms & {DURATION_LOW_MASK})::bigint AS lo,"
         f" min(duration_ms) AS mn, max(duration_ms) AS mx FROM {rows} GROUP BY 1, 2, 3"
-        for length in (10, 13)
     )
-    return f"SELECT * FROM ({selects}) AS buckets ORDER BY w, s, substr(b, 1, 10), length(b), b"
 
 
-def _upsert(table: str) -> str:
+def _lock_days(rows: str) -> str:
+    """Lock the stored day rows of a transition table's records, in lock order."""
     return (
-        f"INSERT INTO {table} AS t ({_COLUMNS}) VALUES (w, b, s, n, hi, lo, mn, mx)"
-        " ON CONFLICT (workflow_name, bucket, status) DO UPDATE SET runs = t.runs + excluded.runs,"
-        " sum_high = t.sum_high + excluded.sum_high, sum_low = t.sum_low + excluded.sum_low,"
-        " min_ms = least(t.min_ms, excluded.min_ms), max_ms = greatest(t.max_ms, excluded.max_ms);"
+        f"PERFORM 1 FROM {DAILY} AS t JOIN (SELECT DISTINCT workflow_name AS w,"
+        f" substr(completed_at, 1, 10) AS b, status AS s FROM {rows}) AS g ON {_KEY}"
+        " ORDER BY t.workflow_name, t.status, t.bucket FOR UPDATE OF t;"
     )
 
 
-_ARGS: Final = "w text, s text, b text, n bigint, hi bigint, lo bigint, mn bigint, mx bigint"
-_ADD_BUCKET: Final = f"""CREATE OR REPLACE FUNCTION wfstore_rollup_add({_ARGS}) RETURNS void
-LANGUAGE plpgsql AS $$
-BEGIN
-    IF length(b) = 13 THEN
-        {_upsert(HOURLY)}
-    ELSE
-        {_upsert(DAILY)}
-    END IF;
-END $$"""
+def _add(rows: str) -> str:
+    """Count a transition table's records: days first, then hours, each in lock order."""
+    return "".join(
+        f"""
+    INSERT INTO {table} AS t ({_COLUMNS})
+        SELECT w, b, s, n, hi, lo, mn, mx FROM ({_sums(rows, table)}) AS g ORDER BY w, s, b
+        ON CONFLICT (workflow_name, bucket, status) DO UPDATE SET runs = t.runs + excluded.runs,
+        sum_high = t.sum_high + excluded.sum_high, sum_low = t.sum_low + excluded.sum_low,
+        min_ms = least(t.min_ms, excluded.min_ms), max_ms = greatest(t.max_ms, excluded.max_ms);"""
+        for table in (DAILY, HOURLY)
+    )
+
+
 _HOUR_BOUNDS: Final = (
-    f"SELECT min(e.duration_ms), max(e.duration_ms) FROM {TABLE} AS e"
-    " WHERE e.workflow_name = w AND e.status = s"
-    " AND e.completed_at >= b || ':00:00.000000000Z' AND e.completed_at <= b || ':59:59.999999999Z'"
+    f"SELECT {{fn}}(e.duration_ms) FROM {TABLE} AS e"
+    " WHERE e.workflow_name = g.w AND e.status = g.s"
+    " AND e.completed_at >= g.b || ':00:00.000000000Z'"
+    " AND e.completed_at <= g.b || ':59:59.999999999Z'"
 )
 _DAY_BOUNDS: Final = (
-    f"SELECT min(h.min_ms), max(h.max_ms) FROM {HOURLY} AS h"
-    " WHERE h.workflow_name = w AND h.status = s"
-    " AND h.bucket >= b || 'T00' AND h.bucket <= b || 'T23'"
+    f"SELECT {{fn}}(h.{{column}}) FROM {HOURLY} AS h"
+    " WHERE h.workflow_name = g.w AND h.status = g.s"
+    " AND h.bucket >= g.b || 'T00' AND h.bucket <= g.b || 'T23'"
 )
-_REMOVE_BUCKET: Final = f"""CREATE OR REPLACE FUNCTION wfstore_rollup_remove({_ARGS}) RETURNS void
-LANGUAGE plpgsql AS $$
-DECLARE
-    left_runs bigint;
-    lowest bigint;
-    highest bigint;
-BEGIN
-    IF length(b) = 13 THEN
-        UPDATE {HOURLY} SET runs = runs - n, sum_high = sum_high - hi, sum_low = sum_low - lo
-            WHERE {_KEY} RETURNING runs, min_ms, max_ms INTO left_runs, lowest, highest;
-        IF left_runs <= 0 THEN
-            DELETE FROM {HOURLY} WHERE {_KEY};
-        ELSIF mn <= lowest OR mx >= highest THEN
-            UPDATE {HOURLY} SET (min_ms, max_ms) = ({_HOUR_BOUNDS}) WHERE {_KEY};
-        END IF;
-    ELSE
-        UPDATE {DAILY} SET runs = runs - n, sum_high = sum_high - hi, sum_low = sum_low - lo
-            WHERE {_KEY} RETURNING runs INTO left_runs;
-        IF left_runs <= 0 THEN
-            DELETE FROM {DAILY} WHERE {_KEY};
-        END IF;
-    END IF;
-END $$"""
-_RESCAN_DAY: Final = f"""CREATE OR REPLACE FUNCTION
-wfstore_rollup_rescan_day(w text, s text, b text) RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-    UPDATE {DAILY} SET (min_ms, max_ms) = ({_DAY_BOUNDS}) WHERE {_KEY};
-END $$"""
 
 
-def _trigger_function(name: str, *, removed: bool, added: bool) -> str:
-    """Return a statement-level trigger function: remove ``old_rows``, then add ``new_rows``."""
-    body = ""
-    if removed:
-        body += f"""
-    FOR r IN {_buckets("old_rows")} LOOP
-        PERFORM wfstore_rollup_remove(r.w, r.s, r.b, r.n, r.hi, r.lo, r.mn, r.mx);
-    END LOOP;
-    FOR r IN SELECT DISTINCT workflow_name AS w, status AS s, substr(completed_at, 1, 10) AS b
-            FROM old_rows ORDER BY 1, 2, 3 LOOP
-        PERFORM wfstore_rollup_rescan_day(r.w, r.s, r.b);
-    END LOOP;"""
-    if added:
-        body += f"""
-    FOR r IN {_buckets("new_rows")} LOOP
-        PERFORM wfstore_rollup_add(r.w, r.s, r.b, r.n, r.hi, r.lo, r.mn, r.mx);
-    END LOOP;"""
+def _remove(rows: str) -> str:
+    """Uncount a transition table's records: lock their days, then hours, then days."""
+    lowest = _HOUR_BOUNDS.format(fn="min")
+    highest = _HOUR_BOUNDS.format(fn="max")
+    day_lowest = _DAY_BOUNDS.format(fn="min", column="min_ms")
+    day_highest = _DAY_BOUNDS.format(fn="max", column="max_ms")
+    keys = {
+        table: (
+            f"SELECT DISTINCT workflow_name, substr(completed_at, 1, {BUCKET_LENGTH[table]}),"
+            f" status FROM {rows}"
+        )
+        for table in (HOURLY, DAILY)
+    }
+    return f"""
+    {_lock_days(rows)}
+    UPDATE {HOURLY} AS t SET runs = t.runs - g.n, sum_high = t.sum_high - g.hi,
+        sum_low = t.sum_low - g.lo,
+        min_ms = CASE WHEN g.mn <= t.min_ms THEN coalesce(({lowest}), 0) ELSE t.min_ms END,
+        max_ms = CASE WHEN g.mx >= t.max_ms THEN coalesce(({highest}), 0) ELSE t.max_ms END
+        FROM ({_sums(rows, HOURLY)}) AS g WHERE {_KEY};
+    DELETE FROM {HOURLY} WHERE runs <= 0
+        AND (workflow_name, bucket, status) IN ({keys[HOURLY]});
+    UPDATE {DAILY} AS t SET runs = t.runs - g.n, sum_high = t.sum_high - g.hi,
+        sum_low = t.sum_low - g.lo,
+        min_ms = coalesce(({day_lowest}), 0), max_ms = coalesce(({day_highest}), 0)
+        FROM ({_sums(rows, DAILY)}) AS g WHERE {_KEY};
+    DELETE FROM {DAILY} WHERE runs <= 0
+        AND (workflow_name, bucket, status) IN ({keys[DAILY]});"""
+
+
+def _trigger_function(name: str, body: str) -> str:
+    """Return a statement-level trigger function running ``body``."""
     return f"""CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    r record;
 BEGIN{body}
     RETURN NULL;
 END $$"""
@@ -147,12 +143,15 @@ def _trigger(event: str, function: str, transition: str) -> tuple[str, str]:
 
 ROLLUP_MIGRATION: Final = (
     *rollup_create_statements(_TYPES),
-    _ADD_BUCKET,
-    _REMOVE_BUCKET,
-    _RESCAN_DAY,
-    _trigger_function("wfstore_rollup_inserted", removed=False, added=True),
-    _trigger_function("wfstore_rollup_deleted", removed=True, added=False),
-    _trigger_function("wfstore_rollup_updated", removed=True, added=True),
+    _trigger_function("wfstore_rollup_inserted", _add("new_rows")),
+    _trigger_function("wfstore_rollup_deleted", _remove("old_rows")),
+    # An update locks the days of both versions before it changes either.
+    _trigger_function(
+        "wfstore_rollup_updated",
+        f"\n    {_lock_days('(SELECT * FROM old_rows UNION ALL SELECT * FROM new_rows) AS v')}"
+        + _remove("old_rows")
+        + _add("new_rows"),
+    ),
     *_trigger("INSERT", "wfstore_rollup_inserted", "NEW TABLE AS new_rows"),
     *_trigger("DELETE", "wfstore_rollup_deleted", "OLD TABLE AS old_rows"),
     *_trigger("UPDATE", "wfstore_rollup_updated", "OLD TABLE AS old_rows NEW TABLE AS new_rows"),
