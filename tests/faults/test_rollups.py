@@ -16,6 +16,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -407,3 +408,43 @@ def test_a_version_4_postgres_database_is_backfilled(postgres_url: str) -> None:
         assert backend.store.get_stats().total_executions == len(rows)
         assert_rollups_match_a_scan(backend)
         assert_stats_match_brute_force(backend, _rng(1), 40)
+
+
+# --- concurrent writers ------------------------------------------------------------------------
+
+
+def test_concurrent_batches_from_two_stores_on_shared_buckets(
+    backend: Backend, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Two stores (two daemons) write batches over the same few buckets in random orders."""
+    second = (
+        SQLiteHistoryStore(tmp_path / "history.db")
+        if isinstance(backend.store, SQLiteHistoryStore)
+        else PostgresHistoryStore(request.getfixturevalue("postgres_url"))
+    )
+    errors: list[BaseException] = []
+
+    def write(store: TableHistoryStore, seed: int) -> None:
+        rng = _rng(seed)
+        try:
+            for round_number in range(15):
+                batch = [_record(rng, seed * 100_000 + round_number * 100 + n) for n in range(60)]
+                store.record_batch(batch)
+                store.record(_record(rng, seed * 100_000 + round_number * 100 + 99))
+        except BaseException as exc:  # noqa: BLE001 (collected and asserted below)
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=write, args=(store, seed))
+        for seed, store in enumerate([backend.store, second] * 3)
+    ]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        second.close()
+    assert errors == []
+    assert backend.store.get_stats().total_executions == 6 * 15 * 61
+    assert_rollups_match_a_scan(backend)
