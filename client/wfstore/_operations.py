@@ -164,19 +164,24 @@ def _history_page(reply: history_pb2.HistoryServiceListResponse) -> Page[Executi
     )
 
 
-def _get_stats(history_filter: HistoryFilter | None = None) -> Message:
+def _get_stats(history_filter: HistoryFilter | None = None, percentiles: bool = False) -> Message:
     applied = filter_or_default(history_filter)
-    return history_pb2.HistoryServiceGetStatsRequest(filter=wire.filter_to_proto(applied))
+    return history_pb2.HistoryServiceGetStatsRequest(
+        filter=wire.filter_to_proto(applied), percentiles=percentiles
+    )
 
 
 def _get_stats_breakdown(
     history_filter: HistoryFilter | None = None,
     group_by: HistoryGrouping = HistoryGrouping.WORKFLOW_NAME,
+    percentiles: bool = False,
 ) -> Message:
     applied = filter_or_default(history_filter)
     grouping = check_grouping(group_by)
     return history_pb2.HistoryServiceGetStatsRequest(
-        filter=wire.filter_to_proto(applied), group_by=wire.grouping_to_proto(grouping)
+        filter=wire.filter_to_proto(applied),
+        group_by=wire.grouping_to_proto(grouping),
+        percentiles=percentiles,
     )
 
 

@@ -191,26 +191,30 @@ class RemoteHistoryStore(Handle):
         self._check_open()
         return self._invoker.call(ops.LIST_HISTORY, history_filter, page_size, page_token)
 
-    def get_stats(self, history_filter: HistoryFilter | None = None) -> HistoryStats:
+    def get_stats(
+        self, history_filter: HistoryFilter | None = None, *, percentiles: bool = False
+    ) -> HistoryStats:
         """Return aggregates over every matching record (the filter's limit is ignored).
 
-        ``None`` (or no argument) means every record.
+        ``None`` (or no argument) means every record. p50/p95/p99 are computed only with
+        ``percentiles`` (a pass over the matching durations); without it they are 0.
         """
         self._check_open()
-        return self._invoker.call(ops.GET_STATS, history_filter)
+        return self._invoker.call(ops.GET_STATS, history_filter, percentiles)
 
     def get_stats_breakdown(
         self,
         history_filter: HistoryFilter | None = None,
         *,
         group_by: HistoryGrouping = HistoryGrouping.WORKFLOW_NAME,
+        percentiles: bool = False,
     ) -> StatsBreakdown:
         """Return the figures of ``get_stats`` over every matching record and per group.
 
         Groups are ordered by key (byte order of its UTF-8) and add up to the total.
         """
         self._check_open()
-        return self._invoker.call(ops.GET_STATS_BREAKDOWN, history_filter, group_by)
+        return self._invoker.call(ops.GET_STATS_BREAKDOWN, history_filter, group_by, percentiles)
 
     def cleanup(self, older_than: timedelta) -> int:
         """Delete records completed before ``now - older_than``; return how many.

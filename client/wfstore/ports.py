@@ -154,10 +154,13 @@ class HistoryStore(Protocol):
         """Return one page of what ``list`` returns, starting where ``page_token`` left off."""
         ...
 
-    def get_stats(self, history_filter: HistoryFilter | None = None) -> HistoryStats:
+    def get_stats(
+        self, history_filter: HistoryFilter | None = None, *, percentiles: bool = False
+    ) -> HistoryStats:
         """Return aggregates over every matching record (the filter's limit is ignored).
 
-        ``None`` (or no argument) means every record.
+        ``None`` (or no argument) means every record. p50/p95/p99 are computed only with
+        ``percentiles`` (a pass over the matching durations); without it they are 0.
         """
         ...
 
@@ -166,6 +169,7 @@ class HistoryStore(Protocol):
         history_filter: HistoryFilter | None = None,
         *,
         group_by: HistoryGrouping = HistoryGrouping.WORKFLOW_NAME,
+        percentiles: bool = False,
     ) -> StatsBreakdown:
         """Return the figures of ``get_stats`` over every matching record and per group.
 

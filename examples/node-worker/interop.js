@@ -369,9 +369,15 @@ async function run(client, scenario, args) {
       return { pages, ids: pages.flatMap((page) => page.items.map((record) => record.id)) };
     }
     case 'stats':
-      return client.getStats({ workflow_name: args[0] ?? '' });
+      return client.getStats(
+        { workflow_name: args[0] ?? '' },
+        { percentiles: args[1] === 'percentiles' },
+      );
     case 'stats-by-name':
-      return client.getStatsBreakdown({ status: args[0] ?? '' }, { groupBy: 'workflow_name' });
+      return client.getStatsBreakdown(
+        { status: args[0] ?? '' },
+        { groupBy: 'workflow_name', percentiles: args[1] === 'percentiles' },
+      );
     case 'cleanup':
       return { deleted_count: await client.cleanup(wfstore.durationFromSeconds(args[0])) };
     case 'watch':

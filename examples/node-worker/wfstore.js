@@ -1106,11 +1106,15 @@ class WfstoreClient {
 
   /**
    * Return aggregates over the records that match a filter; every count is an int64 string.
+   * p50/p95/p99 are computed only with `percentiles` (a pass over the matching durations, so
+   * the cost grows with the number of matching records); without it they are '0'.
    * @param {object} [filter] see encodeFilter (its limit is ignored)
+   * @param {{percentiles?: boolean}} [options] whether to compute the percentiles
    * @returns {Promise<object>}
    */
-  async getStats(filter = {}) {
-    const reply = await this.call('history', 'GetStats', { filter: encodeFilter(filter) });
+  async getStats(filter = {}, { percentiles = false } = {}) {
+    const request = { filter: encodeFilter(filter), percentiles };
+    const reply = await this.call('history', 'GetStats', request);
     return reply.stats;
   }
 
@@ -1118,15 +1122,16 @@ class WfstoreClient {
    * Return the aggregates of getStats over every matching record and per group: `total`, and
    * `groups` ([{key, stats}], ordered by key in UTF-8 byte order, adding up to the total).
    * @param {object} [filter] see encodeFilter (its limit is ignored)
-   * @param {{groupBy?: 'workflow_name'}} [options] what to group by (the only grouping yet)
+   * @param {{groupBy?: 'workflow_name', percentiles?: boolean}} [options] what to group by
+   *   (the only grouping yet), and whether to compute the percentiles (see getStats)
    * @returns {Promise<{total: object, groups: {key: string, stats: object}[]}>}
    */
-  async getStatsBreakdown(filter = {}, { groupBy = 'workflow_name' } = {}) {
+  async getStatsBreakdown(filter = {}, { groupBy = 'workflow_name', percentiles = false } = {}) {
     const groupings = { workflow_name: 'HISTORY_GROUPING_WORKFLOW_NAME' };
     if (!Object.hasOwn(groupings, groupBy)) {
       throw new RangeError(`groupBy must be one of ${Object.keys(groupings)}, got ${groupBy}`);
     }
-    const request = { filter: encodeFilter(filter), group_by: groupings[groupBy] };
+    const request = { filter: encodeFilter(filter), group_by: groupings[groupBy], percentiles };
     const reply = await this.call('history', 'GetStats', request);
     return { total: reply.stats, groups: reply.groups };
   }

@@ -67,6 +67,10 @@ COMMANDS: dict[str, Command] = {
         "scripts.bench.codec_cost",
         "what the state codec and validation cost per call, in-process (Save and Load path)",
     ),
+    "rollup-cost": Command(
+        "scripts.bench.rollup_cost",
+        "Record and RecordBatch with and without the history roll-up triggers",
+    ),
     "soak": Command(
         "scripts.bench.soak", "SIGKILL wfstored under load many times, verifying each time"
     ),

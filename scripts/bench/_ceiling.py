@@ -126,9 +126,11 @@ class NullHistoryStore:
         count = min(limit, page_size or 100, len(self._records))
         return Page(items=self._records[:count])
 
-    def get_stats(self, history_filter: HistoryFilter | None = None) -> HistoryStats:
+    def get_stats(
+        self, history_filter: HistoryFilter | None = None, *, percentiles: bool = False
+    ) -> HistoryStats:
         """Return canned stats."""
-        del history_filter
+        del history_filter, percentiles
         return CANNED_STATS
 
     def get_stats_breakdown(
@@ -136,9 +138,10 @@ class NullHistoryStore:
         history_filter: HistoryFilter | None = None,
         *,
         group_by: HistoryGrouping = HistoryGrouping.WORKFLOW_NAME,
+        percentiles: bool = False,
     ) -> StatsBreakdown:
         """Return the canned stats as the total, with no groups."""
-        del history_filter, group_by
+        del history_filter, group_by, percentiles
         return StatsBreakdown(total=CANNED_STATS, groups=[])
 
     def cleanup(self, older_than: timedelta) -> int:

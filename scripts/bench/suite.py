@@ -12,6 +12,7 @@ runs several times, round-robin. Writes
     python -m scripts.bench --quick    # quick: under 2 minutes
     python -m scripts.bench --report docs/bench/latest.json   # redraw from saved results
     python -m scripts.bench --scale-only --out /tmp/scale     # the scale phase alone
+    python -m scripts.bench --scale-only --scale-rows 10000000 --out /tmp/scale10m  # at 10M
 
 (``python -m scripts.bench run ...`` is the same.)
 
@@ -21,6 +22,7 @@ Progress goes to stderr. See docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shutil
 import signal
@@ -192,6 +194,11 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     parser.add_argument(
         "--scale-only", action="store_true", help="run the scale phase alone, no RPC cells"
     )
+    parser.add_argument(
+        "--scale-rows",
+        type=int,
+        help="history rows of the scale phase (default: 1000000, --quick 100000), e.g. 10000000",
+    )
     add_pin_flag(parser)
     parser.add_argument("--out", type=Path, default=OUT_DIR, help="where to write results")
     parser.add_argument("--report", type=Path, help="redraw the outputs from a latest.json")
@@ -204,7 +211,10 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     signal.signal(signal.SIGTERM, _raise_interrupt)
     stack = ExitStack()
     try:
-        doc = _run(stack, QUICK if args.quick else FULL, args)
+        mode = QUICK if args.quick else FULL
+        if args.scale_rows is not None:
+            mode = dataclasses.replace(mode, scale_rows=args.scale_rows)
+        doc = _run(stack, mode, args)
     except KeyboardInterrupt:
         _progress("interrupted; stopping servers and peers")
         return 130

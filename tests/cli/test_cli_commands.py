@@ -210,6 +210,17 @@ def test_history_stats_text_and_json(filled: Daemon) -> None:
     assert stats["failed_count"] == 6
     assert stats["status_counts"] == {"failed": 6, "success": 24}
     assert stats["max_duration_ms"] == 879
+    assert stats["p99_duration_ms"] > 0
+
+
+def test_history_stats_without_percentiles(filled: Daemon) -> None:
+    done = wfs(filled, "history", "stats", "-w", "deploy", "--no-percentiles")
+    header, values = done.stdout.splitlines()[:2]
+    assert header.split() == ["RUNS", "OK", "FAILED", "CANCELLED", "AVG", "MIN", "MAX"]
+    assert values.split()[:4] == ["15", "12", "3", "0"]
+    with_them = json.loads(wfs(filled, "-o", "json", "history", "stats").stdout)
+    stats = json.loads(wfs(filled, "-o", "json", "history", "stats", "--no-percentiles").stdout)
+    assert stats == {**with_them, "p50_duration_ms": 0, "p95_duration_ms": 0, "p99_duration_ms": 0}
 
 
 def test_history_stats_by_workflow(filled: Daemon) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -144,7 +145,7 @@ def test_no_filter_means_every_record_and_a_limit_of_twenty(
         page = store.list_page(*no_filter, page_size=8, page_token=page.next_page_token)
         paged.extend(_ids(page.items))
     assert paged == newest_twenty
-    assert store.get_stats(*no_filter) == HistoryStats(
+    assert store.get_stats(*no_filter, percentiles=True) == HistoryStats(
         total_executions=25,
         success_count=9,
         failed_count=8,
@@ -211,7 +212,7 @@ def test_filters_with_naive_bounds_or_negative_limits_are_rejected(
 
 
 def test_stats_count_and_truncate_the_mean(populated: HistoryStore) -> None:
-    everything = populated.get_stats(HistoryFilter(limit=1))  # the limit is ignored
+    everything = populated.get_stats(HistoryFilter(limit=1), percentiles=True)  # limit ignored
     durations = [100 * n + 1 for n in range(12)]
     assert everything == HistoryStats(
         total_executions=12,
@@ -225,6 +226,9 @@ def test_stats_count_and_truncate_the_mean(populated: HistoryStore) -> None:
         p95_duration_ms=1101,  # rank ceil(11.4) = 12
         p99_duration_ms=1101,
         status_counts={"success": 3, "failed": 3, "cancelled": 3, "completed": 3},
+    )
+    assert populated.get_stats(HistoryFilter(limit=1)) == replace(
+        everything, p50_duration_ms=0, p95_duration_ms=0, p99_duration_ms=0
     )
     build = populated.get_stats(HistoryFilter(workflow_name="build"))
     assert build.total_executions == 4

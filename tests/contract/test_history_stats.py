@@ -11,7 +11,8 @@ import itertools
 import math
 from collections import Counter
 from collections.abc import Sequence
-from datetime import timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 
 import pytest
@@ -40,10 +41,12 @@ def percentile(ordered: Sequence[int], percent: int) -> int:
     return ordered[rank - 1]
 
 
-def reference(records: Sequence[ExecutionRecord]) -> HistoryStats:
-    """Compute the figures of ``records`` the slow, obvious way."""
+def reference(records: Sequence[ExecutionRecord], *, percentiles: bool = True) -> HistoryStats:
+    """Compute the figures of ``records`` the slow, obvious way (percentiles 0 unless asked)."""
     if not records:
         return HistoryStats()
+    if not percentiles:
+        return replace(reference(records), p50_duration_ms=0, p95_duration_ms=0, p99_duration_ms=0)
     durations = sorted(r.duration_ms for r in records)
     statuses = Counter(r.status for r in records)
     return HistoryStats(
@@ -61,16 +64,36 @@ def reference(records: Sequence[ExecutionRecord]) -> HistoryStats:
     )
 
 
-def reference_breakdown(records: Sequence[ExecutionRecord]) -> StatsBreakdown:
+def reference_breakdown(
+    records: Sequence[ExecutionRecord], *, percentiles: bool = True
+) -> StatsBreakdown:
     """The breakdown by workflow name, groups in UTF-8 byte order of their names."""
     names = sorted({r.workflow_name for r in records}, key=lambda name: name.encode())
     groups = [
         HistoryStatsGroup(
-            key=name, stats=reference([r for r in records if r.workflow_name == name])
+            key=name,
+            stats=reference(
+                [r for r in records if r.workflow_name == name], percentiles=percentiles
+            ),
         )
         for name in names
     ]
-    return StatsBreakdown(total=reference(records), groups=groups)
+    return StatsBreakdown(total=reference(records, percentiles=percentiles), groups=groups)
+
+
+def assert_figures(
+    store: HistoryStore, history_filter: HistoryFilter, records: Sequence[ExecutionRecord]
+) -> None:
+    """GetStats and its breakdown, with and without percentiles, equal the reference's."""
+    matching = [r for r in records if _matches(r, history_filter)]
+    assert store.get_stats(history_filter) == reference(matching, percentiles=False)
+    assert store.get_stats(history_filter, percentiles=True) == reference(matching)
+    assert store.get_stats_breakdown(history_filter) == reference_breakdown(
+        matching, percentiles=False
+    )
+    assert store.get_stats_breakdown(history_filter, percentiles=True) == reference_breakdown(
+        matching
+    )
 
 
 def runs(durations: Sequence[int], **fields: str) -> list[ExecutionRecord]:
@@ -102,9 +125,14 @@ def test_one_record_is_every_percentile(history_target: HistoryTarget) -> None:
         p99_duration_ms=4242,
         status_counts={"failed": 1},
     )
-    assert store.get_stats() == expected
-    assert store.get_stats_breakdown() == StatsBreakdown(
+    assert store.get_stats(percentiles=True) == expected
+    assert store.get_stats_breakdown(percentiles=True) == StatsBreakdown(
         total=expected, groups=[HistoryStatsGroup(key="deploy", stats=expected)]
+    )
+    cheap = replace(expected, p50_duration_ms=0, p95_duration_ms=0, p99_duration_ms=0)
+    assert store.get_stats() == cheap
+    assert store.get_stats_breakdown() == StatsBreakdown(
+        total=cheap, groups=[HistoryStatsGroup(key="deploy", stats=cheap)]
     )
 
 
@@ -124,9 +152,10 @@ def test_percentiles_take_the_nearest_rank(
     history_target: HistoryTarget, durations: list[int], p50: int, p95: int, p99: int
 ) -> None:
     history_target.store.record_batch(runs(durations))
-    stats = history_target.store.get_stats()
+    stats = history_target.store.get_stats(percentiles=True)
     assert (stats.p50_duration_ms, stats.p95_duration_ms, stats.p99_duration_ms) == (p50, p95, p99)
     assert stats == reference(runs(durations))
+    assert history_target.store.get_stats() == reference(runs(durations), percentiles=False)
 
 
 def test_huge_durations_neither_overflow_nor_round(history_target: HistoryTarget) -> None:
@@ -136,8 +165,9 @@ def test_huge_durations_neither_overflow_nor_round(history_target: HistoryTarget
         for n, d in enumerate([MAX_INT64, MAX_INT64, MAX_INT64 - 1, 0, 2**53 + 1])
     ]
     history_target.store.record_batch(huge)
-    stats = history_target.store.get_stats()
+    stats = history_target.store.get_stats(percentiles=True)
     assert stats == reference(huge)
+    assert history_target.store.get_stats() == reference(huge, percentiles=False)
     assert stats.max_duration_ms == MAX_INT64
     assert stats.p95_duration_ms == MAX_INT64
     assert stats.avg_duration_ms == (3 * MAX_INT64 - 1 + 2**53 + 1) // 5
@@ -148,6 +178,7 @@ def test_every_status_present_is_counted(history_target: HistoryTarget) -> None:
     entries = [record(f"r-{n}", status=status, duration_ms=n) for n, status in enumerate(statuses)]
     history_target.store.record_batch(entries)
     stats = history_target.store.get_stats()
+    assert stats == reference(entries, percentiles=False)
     assert stats.status_counts == {
         "timeout": 2,
         "success": 1,
@@ -158,7 +189,7 @@ def test_every_status_present_is_counted(history_target: HistoryTarget) -> None:
         "failed": 1,
     }
     assert (stats.success_count, stats.failed_count, stats.cancelled_count) == (2, 1, 0)
-    assert stats == reference(entries)
+    assert history_target.store.get_stats(percentiles=True) == reference(entries)
     timeouts = history_target.store.get_stats(HistoryFilter(status="timeout"))
     assert timeouts.status_counts == {"timeout": 2}
     assert timeouts.total_executions == 2
@@ -182,8 +213,11 @@ def test_groups_are_in_byte_order_and_add_up_to_the_total(history_target: Histor
     history_target.store.record_batch(entries)
     breakdown = history_target.store.get_stats_breakdown(group_by=HistoryGrouping.WORKFLOW_NAME)
     assert [group.key for group in breakdown.groups] == sorted(NAMES, key=str.encode)
-    assert breakdown == reference_breakdown(entries)
+    assert breakdown == reference_breakdown(entries, percentiles=False)
     assert breakdown.total == history_target.store.get_stats()
+    exact = history_target.store.get_stats_breakdown(percentiles=True)
+    assert exact == reference_breakdown(entries)
+    assert exact.total == history_target.store.get_stats(percentiles=True)
     groups = [group.stats for group in breakdown.groups]
     assert sum(g.total_executions for g in groups) == breakdown.total.total_executions
     summed: Counter[str] = Counter()
@@ -215,11 +249,7 @@ def test_a_breakdown_applies_every_filter(history_target: HistoryTarget) -> None
         HistoryFilter(since=T0 + timedelta(days=365)),
     ]
     for history_filter in filters:
-        matching = [r for r in entries if _matches(r, history_filter)]
-        assert history_target.store.get_stats_breakdown(history_filter) == reference_breakdown(
-            matching
-        ), history_filter
-        assert history_target.store.get_stats(history_filter) == reference(matching)
+        assert_figures(history_target.store, history_filter, entries)
 
 
 def _matches(entry: ExecutionRecord, history_filter: HistoryFilter) -> bool:
@@ -284,7 +314,71 @@ def test_stats_match_a_brute_force_reference(
     store: HistoryStore = history_target.store
     store.record_batch(entries)
     in_window = HistoryFilter(since=start, until=start + timedelta(hours=1))
-    assert store.get_stats_breakdown(in_window) == reference_breakdown(entries)
+    assert store.get_stats_breakdown(in_window, percentiles=True) == reference_breakdown(entries)
+    assert store.get_stats_breakdown(in_window) == reference_breakdown(entries, percentiles=False)
     for name in ("deploy", "😀"):
         named = HistoryFilter(workflow_name=name, since=start, until=start + timedelta(hours=1))
-        assert store.get_stats(named) == reference([r for r in entries if r.workflow_name == name])
+        mine = [r for r in entries if r.workflow_name == name]
+        assert store.get_stats(named, percentiles=True) == reference(mine)
+        assert store.get_stats(named) == reference(mine, percentiles=False)
+
+
+# --- time ranges: whole days and hours from the aggregates, raw rows at the edges ------------
+
+MIDNIGHT = datetime(2031, 1, 9, tzinfo=UTC)
+"""A day of this module's own (no other test writes near it)."""
+US = timedelta(microseconds=1)
+
+
+def _around_boundaries() -> list[ExecutionRecord]:
+    """Records on, just before and just after hour and day boundaries, over three days."""
+    offsets = [
+        timedelta(hours=h) + delta
+        for h in (-25, -24, -23, -1, 0, 1, 2, 13, 23, 24, 25, 47, 48)
+        for delta in (-US, timedelta(0), US, timedelta(minutes=30))
+    ]
+    return [  # no started_at: a huge duration before completed_at is no datetime
+        ExecutionRecord(
+            id=f"edge-{n:03d}",
+            workflow_name=["deploy", "build"][n % 2],
+            status=["success", "failed", "cancelled"][n % 3],
+            completed_at=MIDNIGHT + offset,
+            duration_ms=(n * 7919) % 5000 + (2**62 if n % 11 == 0 else 0),
+        )
+        for n, offset in enumerate(offsets)
+    ]
+
+
+_HOUR = timedelta(hours=1)
+_DAY = timedelta(days=1)
+_RANGES = {
+    "inside one hour": (
+        MIDNIGHT + 13 * _HOUR + 5 * US,
+        MIDNIGHT + 13 * _HOUR + 40 * 60 * 10**6 * US,
+    ),
+    "same hour, whole": (MIDNIGHT + 13 * _HOUR, MIDNIGHT + 14 * _HOUR - US),
+    "on hour boundaries": (MIDNIGHT + _HOUR, MIDNIGHT + 13 * _HOUR),
+    "on day boundaries": (MIDNIGHT - _DAY, MIDNIGHT + _DAY),
+    "whole day exactly": (MIDNIGHT, MIDNIGHT + _DAY - US),
+    "inside hours, spanning days": (
+        MIDNIGHT - 23 * _HOUR - 2 * US,
+        MIDNIGHT + 47 * _HOUR + 30 * 60 * 10**6 * US,
+    ),
+    "one microsecond after a boundary": (MIDNIGHT + US, MIDNIGHT + 2 * _DAY + US),
+    "one microsecond before a boundary": (MIDNIGHT - US, MIDNIGHT + 2 * _DAY - US),
+    "a single instant": (MIDNIGHT, MIDNIGHT),
+    "until before since": (MIDNIGHT + _HOUR, MIDNIGHT),
+    "since only, inside an hour": (MIDNIGHT + 90 * 60 * 10**6 * US, None),
+    "until only, on a midnight": (None, MIDNIGHT),
+    "until only, inside an hour": (None, MIDNIGHT + 25 * _HOUR + US),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_RANGES))
+def test_time_ranges_are_exact_at_their_edges(history_target: HistoryTarget, name: str) -> None:
+    entries = _around_boundaries()
+    history_target.store.record_batch(entries)
+    since, until = _RANGES[name]
+    for workflow_name, status in [("", ""), ("deploy", ""), ("build", "failed"), ("", "cancelled")]:
+        wanted = HistoryFilter(workflow_name=workflow_name, status=status, since=since, until=until)
+        assert_figures(history_target.store, wanted, entries)

@@ -495,8 +495,10 @@ def test_history_written_by_node_reads_the_same_from_python(
     assert [r.id for r in second.items] == [r.id for r in listed[3:]]
     assert second.next_page_token == ""
 
-    stats = node(target, "stats", f"{prefix}-wf")
-    expected_stats = py.history.get_stats(HistoryFilter(workflow_name=f"{prefix}-wf"))
+    stats = node(target, "stats", f"{prefix}-wf", "percentiles")
+    expected_stats = py.history.get_stats(
+        HistoryFilter(workflow_name=f"{prefix}-wf"), percentiles=True
+    )
     assert expected_stats == HistoryStats(
         total_executions=7,
         success_count=3,  # "success" and "completed"
@@ -517,6 +519,11 @@ def test_history_written_by_node_reads_the_same_from_python(
         "completed": "1",
     }
     assert node_stats(stats) == expected_stats
+    without = node(target, "stats", f"{prefix}-wf")
+    assert node_stats(without) == replace(
+        expected_stats, p50_duration_ms=0, p95_duration_ms=0, p99_duration_ms=0
+    )
+    assert node_stats(without) == py.history.get_stats(HistoryFilter(workflow_name=f"{prefix}-wf"))
 
 
 def node_stats(stats: dict[str, Any]) -> HistoryStats:
@@ -540,9 +547,10 @@ def test_a_breakdown_by_workflow_name_reads_the_same_from_node(
             for n in range(23)
         ]
     )
-    expected = py.history.get_stats_breakdown(HistoryFilter(status=status))
+    expected = py.history.get_stats_breakdown(HistoryFilter(status=status), percentiles=True)
     assert [group.key for group in expected.groups] == ["Z", "a", "b", "é", "😀"]  # byte order
-    from_node = node(target, "stats-by-name", status)
+    assert expected.total.p50_duration_ms == 11  # nearest rank 12 of 0..22
+    from_node = node(target, "stats-by-name", status, "percentiles")
     assert node_stats(from_node["total"]) == expected.total
     assert [group["key"] for group in from_node["groups"]] == [g.key for g in expected.groups]
     assert [node_stats(group["stats"]) for group in from_node["groups"]] == [

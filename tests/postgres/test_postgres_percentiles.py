@@ -72,7 +72,7 @@ def test_the_store_agrees_with_percentile_disc(
             for n, d in enumerate(durations)
         ]
     )
-    stats = store.get_stats(HistoryFilter(workflow_name=name))
+    stats = store.get_stats(HistoryFilter(workflow_name=name), percentiles=True)
     with psycopg.connect(postgres_url) as conn:
         (expected,) = conn.execute(
             "SELECT percentile_disc(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY duration_ms)"

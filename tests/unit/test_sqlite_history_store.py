@@ -104,7 +104,7 @@ def test_database_is_in_wal_mode_with_schema_version(
 ) -> None:
     with raw(db_path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
     own = store._db._conn
     assert own is not None
     assert own.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
@@ -143,8 +143,8 @@ def test_a_file_that_is_not_a_database_is_reported_corrupted(tmp_path: Path) -> 
 def test_a_newer_schema_version_is_refused(db_path: Path) -> None:
     SQLiteHistoryStore(db_path).close()
     with raw(db_path) as conn:
-        conn.execute("PRAGMA user_version = 2")
-    with pytest.raises(DataCorruptedError, match="schema version 2"):
+        conn.execute("PRAGMA user_version = 3")
+    with pytest.raises(DataCorruptedError, match="schema version 3"):
         SQLiteHistoryStore(db_path)
 
 

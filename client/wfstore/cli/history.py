@@ -179,6 +179,11 @@ def _row_style(row: list[str] | Any) -> str:  # noqa: ANN401 (a table row)
 @click.option(
     "--by", "by", type=click.Choice(["workflow"]), help="One line per workflow, then the total."
 )
+@click.option(
+    "--no-percentiles",
+    is_flag=True,
+    help="Leave out P50/P95/P99: a cost that does not grow with the runs matched.",
+)
 @output_options
 @click.pass_obj
 def history_stats(  # noqa: PLR0913 (one parameter per flag)
@@ -189,16 +194,18 @@ def history_stats(  # noqa: PLR0913 (one parameter per flag)
     since: datetime | None,
     until: datetime | None,
     by: str | None,
+    no_percentiles: bool,
 ) -> int:
     """Aggregate the matching runs: counts, durations, and statuses."""
     out = settings.output
     wanted = _filter(workflow, status, since, until)
+    percentiles = not no_percentiles
     with settings.connect() as client:
         if by is None:
             groups: list[tuple[str, HistoryStats]] = []
-            total = client.history.get_stats(wanted)
+            total = client.history.get_stats(wanted, percentiles=percentiles)
         else:
-            groups, total = _breakdown(client, wanted)
+            groups, total = _breakdown(client, wanted, percentiles=percentiles)
     if out.mode != "text":
         if by is None:
             out.json(stats_json(total))
@@ -209,14 +216,16 @@ def history_stats(  # noqa: PLR0913 (one parameter per flag)
             }
             out.json(document)
         return 0
-    _print_stats(settings, groups, total, grouped=by is not None)
+    _print_stats(settings, groups, total, grouped=by is not None, percentiles=percentiles)
     return 0
 
 
 def _breakdown(
-    client: Client, wanted: HistoryFilter
+    client: Client, wanted: HistoryFilter, *, percentiles: bool
 ) -> tuple[list[tuple[str, HistoryStats]], HistoryStats]:
-    breakdown = client.history.get_stats_breakdown(wanted, group_by=HistoryGrouping.WORKFLOW_NAME)
+    breakdown = client.history.get_stats_breakdown(
+        wanted, group_by=HistoryGrouping.WORKFLOW_NAME, percentiles=percentiles
+    )
     return [(group.key, group.stats) for group in breakdown.groups], breakdown.total
 
 
@@ -232,6 +241,7 @@ _STAT_COLUMNS: Final = (
     ("P99", "p99_duration_ms", format_duration_ms),
     ("MAX", "max_duration_ms", format_duration_ms),
 )
+_PERCENTILE_COLUMNS: Final = frozenset({"P50", "P95", "P99"})
 
 
 def _print_stats(
@@ -240,8 +250,11 @@ def _print_stats(
     total: HistoryStats,
     *,
     grouped: bool,
+    percentiles: bool,
 ) -> None:
-    columns = _STAT_COLUMNS
+    columns = [
+        column for column in _STAT_COLUMNS if percentiles or column[0] not in _PERCENTILE_COLUMNS
+    ]
 
     def cells(stats: HistoryStats) -> list[str]:
         return [render(getattr(stats, attribute)) for _, attribute, render in columns]

@@ -200,14 +200,18 @@ class HistoryStats(_message.Message):
     max_duration_ms: _builtins.int
     """The largest duration_ms of the matching records; 0 when none match."""
     p50_duration_ms: _builtins.int
-    """The median duration_ms. Percentiles are exact, by the nearest-rank rule: the p-th
-    percentile of N durations is the ceil(p/100 * N)-th smallest (so always a stored value);
-    0 when none match.
+    """The median duration_ms, only when the request set percentiles (else 0). Percentiles are
+    exact, by the nearest-rank rule: the p-th percentile of N durations is the
+    ceil(p/100 * N)-th smallest (so always a stored value); 0 when none match.
     """
     p95_duration_ms: _builtins.int
-    """The 95th percentile of duration_ms (nearest rank); 0 when none match."""
+    """The 95th percentile of duration_ms (nearest rank), only when the request set percentiles
+    (else 0); 0 when none match.
+    """
     p99_duration_ms: _builtins.int
-    """The 99th percentile of duration_ms (nearest rank); 0 when none match."""
+    """The 99th percentile of duration_ms (nearest rank), only when the request set percentiles
+    (else 0); 0 when none match.
+    """
     @_builtins.property
     def status_counts(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
         """How many matching records have each status, for every status present (statuses are free
@@ -420,8 +424,14 @@ class HistoryServiceGetStatsRequest(_message.Message):
 
     FILTER_FIELD_NUMBER: _builtins.int
     GROUP_BY_FIELD_NUMBER: _builtins.int
+    PERCENTILES_FIELD_NUMBER: _builtins.int
     group_by: Global___HistoryGrouping.ValueType
     """Also break the figures down by this key (unspecified: no breakdown)."""
+    percentiles: _builtins.bool
+    """Compute p50/p95/p99: a pass over the matching durations, so the cost grows with the
+    number of matching records. Without it the three fields are 0 and every other figure comes
+    from the maintained aggregates.
+    """
     @_builtins.property
     def filter(self) -> Global___HistoryFilter:
         """Which records to aggregate; its limit is ignored."""
@@ -431,10 +441,11 @@ class HistoryServiceGetStatsRequest(_message.Message):
         *,
         filter: Global___HistoryFilter | None = ...,
         group_by: Global___HistoryGrouping.ValueType = ...,
+        percentiles: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter", "group_by", b"group_by"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter", "group_by", b"group_by", "percentiles", b"percentiles"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -69,10 +69,12 @@ class HistoryServiceStub:
     or a page_token issued for another filter or not by this service. Idempotent.
     """
     GetStats: _grpc.UnaryUnaryMultiCallable[_history_pb2.HistoryServiceGetStatsRequest, _history_pb2.HistoryServiceGetStatsResponse]
-    """Aggregates the records that match a filter: counts per status and the exact mean, minimum,
-    maximum and percentiles of duration_ms; with group_by, the same figures per workflow name
-    too. The filter's limit is ignored. Errors: INVALID_ARGUMENT for a malformed filter or an
-    unknown group_by. Idempotent.
+    """Aggregates the records that match a filter: counts per status and the exact mean, minimum
+    and maximum of duration_ms, and with percentiles set its exact p50/p95/p99; with group_by,
+    the same figures per workflow name too. Without percentiles, every figure comes from
+    aggregates the store maintains as records are written: the cost does not grow with the
+    number of matching records. The filter's limit is ignored. Errors: INVALID_ARGUMENT for a
+    malformed filter or an unknown group_by. Idempotent.
     """
     Cleanup: _grpc.UnaryUnaryMultiCallable[_history_pb2.HistoryServiceCleanupRequest, _history_pb2.HistoryServiceCleanupResponse]
     """Deletes the records that completed strictly before (now - older_than) and says how many.
@@ -116,10 +118,12 @@ class HistoryServiceAsyncStub(HistoryServiceStub):
     or a page_token issued for another filter or not by this service. Idempotent.
     """
     GetStats: _aio.UnaryUnaryMultiCallable[_history_pb2.HistoryServiceGetStatsRequest, _history_pb2.HistoryServiceGetStatsResponse]  # type: ignore[assignment]
-    """Aggregates the records that match a filter: counts per status and the exact mean, minimum,
-    maximum and percentiles of duration_ms; with group_by, the same figures per workflow name
-    too. The filter's limit is ignored. Errors: INVALID_ARGUMENT for a malformed filter or an
-    unknown group_by. Idempotent.
+    """Aggregates the records that match a filter: counts per status and the exact mean, minimum
+    and maximum of duration_ms, and with percentiles set its exact p50/p95/p99; with group_by,
+    the same figures per workflow name too. Without percentiles, every figure comes from
+    aggregates the store maintains as records are written: the cost does not grow with the
+    number of matching records. The filter's limit is ignored. Errors: INVALID_ARGUMENT for a
+    malformed filter or an unknown group_by. Idempotent.
     """
     Cleanup: _aio.UnaryUnaryMultiCallable[_history_pb2.HistoryServiceCleanupRequest, _history_pb2.HistoryServiceCleanupResponse]  # type: ignore[assignment]
     """Deletes the records that completed strictly before (now - older_than) and says how many.
@@ -184,10 +188,12 @@ class HistoryServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _history_pb2.HistoryServiceGetStatsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_history_pb2.HistoryServiceGetStatsResponse, _abc.Awaitable[_history_pb2.HistoryServiceGetStatsResponse]]:
-        """Aggregates the records that match a filter: counts per status and the exact mean, minimum,
-        maximum and percentiles of duration_ms; with group_by, the same figures per workflow name
-        too. The filter's limit is ignored. Errors: INVALID_ARGUMENT for a malformed filter or an
-        unknown group_by. Idempotent.
+        """Aggregates the records that match a filter: counts per status and the exact mean, minimum
+        and maximum of duration_ms, and with percentiles set its exact p50/p95/p99; with group_by,
+        the same figures per workflow name too. Without percentiles, every figure comes from
+        aggregates the store maintains as records are written: the cost does not grow with the
+        number of matching records. The filter's limit is ignored. Errors: INVALID_ARGUMENT for a
+        malformed filter or an unknown group_by. Idempotent.
         """
 
     @_abc_1.abstractmethod

@@ -316,9 +316,11 @@ class HistoryServicer(history_pb2_grpc.HistoryServiceServicer, _Servicer):
         group_by = wire.grouping_from_proto(request.group_by)
         history_filter = wire.filter_from_proto(request.filter)
         if group_by is None:
-            stats = self._store.get_stats(history_filter)
+            stats = self._store.get_stats(history_filter, percentiles=request.percentiles)
             return history_pb2.HistoryServiceGetStatsResponse(stats=wire.stats_to_proto(stats))
-        breakdown = self._store.get_stats_breakdown(history_filter, group_by=group_by)
+        breakdown = self._store.get_stats_breakdown(
+            history_filter, group_by=group_by, percentiles=request.percentiles
+        )
         return wire.stats_reply_to_proto(breakdown)
 
     @_history

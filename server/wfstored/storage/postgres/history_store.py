@@ -38,7 +38,8 @@ from wfstored.storage.postgres.queries import (
     stats_query,
 )
 from wfstored.storage.postgres.schema import open_migrated
-from wfstored.storage.shared.record_rows import RECORD_ID, Row
+from wfstored.storage.shared.history_schema import COLUMN_NAMES
+from wfstored.storage.shared.record_rows import COMPLETED_AT, RECORD_ID, Row
 from wfstored.storage.shared.store_info import DESCRIBE_SECONDS, measured
 from wfstored.storage.shared.table_history_store import BatchDeleter, TableHistoryStore
 
@@ -59,6 +60,7 @@ class PostgresHistoryStore(TableHistoryStore):
     list_query = staticmethod(list_query)
     stats_query = staticmethod(stats_query)
     collect_stats = staticmethod(collect_stats)
+    placeholder = "%s"
 
     def __init__(
         self,
@@ -152,12 +154,34 @@ class PostgresHistoryStore(TableHistoryStore):
         return self._db.transaction("recording", insert_all)
 
 
+_NAME: Final = COLUMN_NAMES.index("workflow_name")
+_STATUS: Final = COLUMN_NAMES.index("status")
 COPY_FROM_ROWS: Final = 64
 """Groups of at least this many rows go in by COPY (measured faster from about here on)."""
 
 
 def _insert_rows(conn: psycopg.Connection, rows: Sequence[Row]) -> list[bool]:
-    """Insert ``rows``; return, row by row, whether it was inserted.
+    """Insert ``rows`` in roll-up lock order; return, row by row, whether it was inserted.
+
+    Sorted by workflow name, status and time, the rows lock their roll-up buckets in the
+    order every writer takes them (:mod:`wfstored.storage.postgres.rollups`), so concurrent
+    groups never deadlock.
+    """
+    order = sorted(range(len(rows)), key=lambda n: _lock_order(rows[n]))
+    inserted = _insert_sorted(conn, [rows[n] for n in order])
+    result = [False] * len(rows)
+    for position, done in zip(order, inserted, strict=True):
+        result[position] = done
+    return result
+
+
+def _lock_order(row: Row) -> tuple[str, str, str]:
+    """Return a row's place in the roll-up lock order: name, status, time (byte order)."""
+    return (str(row[_NAME]), str(row[_STATUS]), str(row[COMPLETED_AT]))
+
+
+def _insert_sorted(conn: psycopg.Connection, rows: Sequence[Row]) -> list[bool]:
+    """Insert ``rows`` in their order; return, row by row, whether it was inserted.
 
     One row: a plain ``INSERT``. Up to :data:`COPY_FROM_ROWS`: one pipelined ``executemany``.
     More: ``COPY`` into the session's staging table, then one ``INSERT ... SELECT``.

@@ -16,6 +16,7 @@ import psycopg
 from wfstore.errors import DataCorruptedError
 
 from wfstored.storage.postgres.database import PostgresDatabase
+from wfstored.storage.postgres.rollups import ROLLUP_MIGRATION
 from wfstored.storage.shared.history_schema import ColumnKind, create_statements
 
 __all__ = [
@@ -99,6 +100,9 @@ END $$""",  # noqa: S608 (constants)
             " FOR EACH ROW EXECUTE FUNCTION wfstore_log_state_change()"
         ),
     ),
+    # 5: the history roll-ups (runs, duration sums and bounds per name, status, day and hour),
+    # kept by statement-level triggers in every writer's transaction, filled from the rows.
+    ROLLUP_MIGRATION,
 )
 """The statements of each schema version, in order; version N is ``MIGRATIONS[N - 1]``."""
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -32,7 +32,11 @@ from wfstored.storage.sqlite.errors import (
     is_undecodable_text,
     translate_sqlite_error,
 )
-from wfstored.storage.sqlite.schema import SCHEMA_STATEMENTS, SCHEMA_VERSION
+from wfstored.storage.sqlite.schema import (
+    BACKFILL_STATEMENTS,
+    SCHEMA_STATEMENTS,
+    SCHEMA_VERSION,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -40,6 +44,8 @@ if TYPE_CHECKING:
 __all__ = ["SQLiteDatabase"]
 
 _T = TypeVar("_T")
+_UPGRADABLE = frozenset({1})
+"""Schema versions brought up to date on opening (1: before the roll-ups, filled from rows)."""
 
 
 @dataclass(frozen=True, slots=True, weakref_slot=True)
@@ -185,14 +191,14 @@ class SQLiteDatabase:
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = OFF")
             conn.execute("PRAGMA trusted_schema = OFF")
-            # Only a new file needs the write lock: opening an existing database must not queue
-            # behind another process's writes.
+            # Only a new or older file needs the write lock: opening an up-to-date database
+            # must not queue behind another process's writes.
             if self._schema_version(conn) != SCHEMA_VERSION:
                 self._transaction(conn, self._create_schema)
 
     def _schema_version(self, conn: sqlite3.Connection) -> int:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version not in {0, SCHEMA_VERSION}:
+        if version not in {0, *_UPGRADABLE, SCHEMA_VERSION}:
             raise DataCorruptedError(
                 f"history database {self.name} has schema version {version}; this wfstored "
                 f"reads version {SCHEMA_VERSION}"
@@ -201,10 +207,14 @@ class SQLiteDatabase:
 
     def _create_schema(self, conn: sqlite3.Connection) -> None:
         # Read again under the write lock: another process may have created it meanwhile.
-        if self._schema_version(conn) == SCHEMA_VERSION:
+        found = self._schema_version(conn)
+        if found == SCHEMA_VERSION:
             return
         for statement in SCHEMA_STATEMENTS:
             conn.execute(statement)
+        if found in _UPGRADABLE:  # rows written before the roll-ups: count them, atomically
+            for statement in BACKFILL_STATEMENTS:
+                conn.execute(statement)
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @contextmanager
