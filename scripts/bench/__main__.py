@@ -63,6 +63,10 @@ COMMANDS: dict[str, Command] = {
         "scripts.bench.retention",
         "Record latency while a retention round deletes 50,000 old history records",
     ),
+    "durable-write-cost": Command(
+        "scripts.bench.durable_write_cost",
+        "the kernel's CPU per durable Save and Delete of the file store (its system calls alone)",
+    ),
     "codec-cost": Command(
         "scripts.bench.codec_cost",
         "what the state codec and validation cost per call, in-process (Save and Load path)",

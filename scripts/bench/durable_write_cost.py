@@ -22,7 +22,8 @@ import secrets
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from functools import partial
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 _STATE_BYTES = 4126  # the benchmark's state in awf's file format
@@ -47,10 +48,10 @@ def measure(directory: Path, repeats: int) -> dict[str, list[float]]:
             _cpu(costs, "save: intent + fdatasync", lambda: _append_synced(log, b"S 1 x\n"))
             temp = str(directory / f".t-{secrets.token_hex(8)}.tmp")
             fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            _cpu(costs, "save: write temp file", lambda fd=fd: os.write(fd, data))
-            _cpu(costs, "save: fsync temp file", lambda fd=fd: os.fsync(fd))
+            _cpu(costs, "save: write temp file", partial(os.write, fd, data))
+            _cpu(costs, "save: fsync temp file", partial(os.fsync, fd))
             os.close(fd)
-            _cpu(costs, "save: rename", lambda temp=temp: os.replace(temp, target))  # noqa: PTH105
+            _cpu(costs, "save: rename", partial(os.replace, temp, target))
             _cpu(costs, "save: fsync directory", lambda: os.fsync(directory_fd))
             os.write(log, b"+\n")
             costs.setdefault("save: all of the above", []).append(time.thread_time() - started)
@@ -58,7 +59,7 @@ def measure(directory: Path, repeats: int) -> dict[str, list[float]]:
             Path(victim).write_bytes(data)
             started = time.thread_time()
             _cpu(costs, "delete: intent + fdatasync", lambda: _append_synced(log, b"D 2 x\n"))
-            _cpu(costs, "delete: unlink", lambda victim=victim: os.unlink(victim))  # noqa: PTH108
+            _cpu(costs, "delete: unlink", partial(os.unlink, victim))
             _cpu(costs, "delete: fsync directory", lambda: os.fsync(directory_fd))
             os.write(log, b"+\n")
             costs.setdefault("delete: all of the above", []).append(time.thread_time() - started)
@@ -73,9 +74,9 @@ def _append_synced(fd: int, line: bytes) -> None:
     os.fdatasync(fd)
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     """Print the median CPU microseconds of each step."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     parser.add_argument("--dir", type=Path, help="where to write (default: a temp directory)")
     parser.add_argument("--repeats", type=int, default=2000)
     args = parser.parse_args(argv)
@@ -86,7 +87,8 @@ def main(argv: list[str] | None = None) -> None:
     for name, values in costs.items():
         median, mean = statistics.median(values) * 1e6, statistics.mean(values) * 1e6
         print(f"| {name} | {median:.1f} | {mean:.1f} |")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -180,9 +180,9 @@ def _daemon(data_dir: Path, calls: int, concurrency: int) -> None:
         server.stop()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     """Seed a store, then measure, profile, or measure through a daemon."""
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser = argparse.ArgumentParser(prog=prog, description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--calls", type=int, default=2000, help="calls per round")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--profile", choices=("record", "list"), help="print a cProfile top 25")
