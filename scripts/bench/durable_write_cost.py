@@ -22,8 +22,8 @@ import secrets
 import statistics
 import tempfile
 import time
-from functools import partial
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 _STATE_BYTES = 4126  # the benchmark's state in awf's file format
