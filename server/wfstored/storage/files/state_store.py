@@ -173,16 +173,8 @@ class JSONStateStore:
         Both come from one read of one file. Raises
         :class:`~wfstore.errors.DataCorruptedError` when the file cannot be read back.
         """
-        self._check_open()
-        check_workflow_id(workflow_id)
-        with translate_os_errors(f"loading the state of {workflow_id!r} from {self._dir}"):
-            self._ensure_dir()
-            read = self._read(workflow_id)
-        if read is None:
-            return None
-        data, mtime_ns = read
-        state = decode_state(data, workflow_id)
-        return StoredState(state=state, version=version_of(data, mtime_ns))
+        read = self._read_for_load(workflow_id)
+        return None if read is None else _stored(*read, workflow_id)
 
     def get_projected(self, workflow_id: str, project: Callable[[StoredState], T]) -> T | None:
         """Return ``project`` of what :meth:`get` returns, or None if nothing is stored.
@@ -194,20 +186,22 @@ class JSONStateStore:
         projecting. ``project`` must depend on nothing but the stored state, and be the same
         object on every call (a module-level function).
         """
+        read = self._read_for_load(workflow_id)
+        if read is None:
+            return None
+        data, mtime_ns = read
+        key = (workflow_id, project)
+        return self._projections.get(  # type: ignore[return-value] # made by this project
+            key, data, mtime_ns, lambda: project(_stored(data, mtime_ns, workflow_id))
+        )
+
+    def _read_for_load(self, workflow_id: str) -> tuple[bytes, int] | None:
+        """Check the store and the id, then return the id's file bytes and mtime, or None."""
         self._check_open()
         check_workflow_id(workflow_id)
         with translate_os_errors(f"loading the state of {workflow_id!r} from {self._dir}"):
             self._ensure_dir()
-            read = self._read(workflow_id)
-        if read is None:
-            return None
-        data, mtime_ns = read
-
-        def make() -> T:
-            state = decode_state(data, workflow_id)
-            return project(StoredState(state=state, version=version_of(data, mtime_ns)))
-
-        return self._projections.get((workflow_id, project), data, mtime_ns, make)  # type: ignore[return-value]
+            return self._read(workflow_id)
 
     def delete(self, workflow_id: str, *, expected_version: int | None = None) -> None:
         """Delete the state stored under ``workflow_id``; a missing id is not an error.
@@ -514,6 +508,11 @@ def _no_directory(workflow_id: str, action: str) -> Iterator[None]:
         raise DataCorruptedError(
             f"state of {workflow_id!r} cannot be {action}: its file is a directory"
         ) from None
+
+
+def _stored(data: bytes, mtime_ns: int, workflow_id: str) -> StoredState:
+    """Decode a state file's bytes; its version comes from the bytes, or else the mtime."""
+    return StoredState(state=decode_state(data, workflow_id), version=version_of(data, mtime_ns))
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -161,15 +161,8 @@ class PostgresStateStore(ClosingStore):
 
         Raises :class:`~wfstore.errors.DataCorruptedError` when the document is not a state.
         """
-        self._db.check_open()
-        check_workflow_id(workflow_id)
-        rows = self._db.fetch(f"loading the state of {workflow_id!r}", _LOAD, [workflow_id])
-        if not rows:
-            return None
-        document, version = rows[0]
-        assert isinstance(document, str)  # noqa: S101 (document::text)
-        state = decode_state(unescape_json(document), workflow_id)
-        return StoredState(state=state, version=int(str(version)))
+        row = self._fetch_document(workflow_id)
+        return None if row is None else _stored(*row, workflow_id)
 
     def get_projected(self, workflow_id: str, project: Callable[[StoredState], T]) -> T | None:
         """Return ``project`` of what :meth:`get` returns, or None if nothing is stored.
@@ -180,6 +173,17 @@ class PostgresStateStore(ClosingStore):
         stale. ``project`` must depend on nothing but the stored state, and be the same object
         on every call.
         """
+        row = self._fetch_document(workflow_id)
+        if row is None:
+            return None
+        document, version = row
+        key = (workflow_id, project)
+        return self._projections.get(  # type: ignore[return-value] # made by this project
+            key, document, version, lambda: project(_stored(document, version, workflow_id))
+        )
+
+    def _fetch_document(self, workflow_id: str) -> tuple[str, int] | None:
+        """Check the store and the id, then return the id's document text and version, or None."""
         self._db.check_open()
         check_workflow_id(workflow_id)
         rows = self._db.fetch(f"loading the state of {workflow_id!r}", _LOAD, [workflow_id])
@@ -187,13 +191,7 @@ class PostgresStateStore(ClosingStore):
             return None
         document, version = rows[0]
         assert isinstance(document, str)  # noqa: S101 (document::text)
-        number = int(str(version))
-
-        def make() -> T:
-            state = decode_state(unescape_json(document), workflow_id)
-            return project(StoredState(state=state, version=number))
-
-        return self._projections.get((workflow_id, project), document, number, make)  # type: ignore[return-value]
+        return document, int(str(version))
 
     def delete(self, workflow_id: str, *, expected_version: int | None = None) -> None:
         """Delete the state stored under ``workflow_id``; a missing id is not an error.
@@ -303,3 +301,8 @@ def _current(conn: psycopg.Connection, workflow_id: str) -> int | None:
     """Return the version stored now under ``workflow_id``, None if no state is stored."""
     row = conn.execute(_VERSION, (workflow_id,)).fetchone()
     return None if row is None else int(row[0])
+
+
+def _stored(document: str, version: int, workflow_id: str) -> StoredState:
+    """Decode a row's document (NULs unescaped) into the stored state with its version."""
+    return StoredState(state=decode_state(unescape_json(document), workflow_id), version=version)
